@@ -1,0 +1,3 @@
+"""abstream: a streaming A/B testing backend on Kafka, Faust and ClickHouse."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,92 @@
+"""The `abstream` command: parses arguments and calls into the packages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from abstream.errors import AbstreamError
+from topology.settings import Settings, load_settings
+
+
+def _infra(args: argparse.Namespace, settings: Settings) -> None:
+    from infra import Stack
+
+    stack = Stack(settings)
+    services = args.services or ["kafka", "clickhouse"]
+    if args.action == "install":
+        stack.install(services)
+        print("installed: " + ", ".join(services))
+    elif args.action == "up":
+        for name, seconds in stack.up(services).items():
+            print(f"{name}: " + (f"started in {seconds:.1f} s" if seconds else "already running"))
+    elif args.action == "down":
+        stopped = stack.down(services)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    if args.action in ("up", "status"):
+        for status in stack.status():
+            print(status.describe())
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> None:
+    from topology.topics import abstream_topics, ensure_topics
+
+    specs = abstream_topics(args.partitions or settings.topic_partitions)
+    created = asyncio.run(ensure_topics(settings.bootstrap_servers, specs))
+    for spec in specs:
+        state = "created" if spec.name in created else "exists"
+        print(f"{spec.name:<24} {state:<8} partitions={spec.partitions}")
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> None:
+    from agents.demo import run_demo
+
+    run_demo(settings, keep_running=args.keep_running)
+
+
+def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    for name, value in settings.model_dump().items():
+        print(f"ABSTREAM_{name.upper()}={'' if value is None else value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="abstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    infra = commands.add_parser("infra", help="local Kafka and ClickHouse servers")
+    infra.add_argument("action", choices=["install", "up", "down", "status"])
+    infra.add_argument("services", nargs="*", metavar="SERVICE",
+                       help="kafka and/or clickhouse (default: both)")
+    infra.set_defaults(run=_infra)
+
+    topics = commands.add_parser("topics", help="create abstream's Kafka topics")
+    topics.add_argument("action", choices=["create"])
+    topics.add_argument("--partitions", type=int, help="for the user-keyed topics")
+    topics.set_defaults(run=_topics)
+
+    demo = commands.add_parser("demo", help="run the main job on the local default")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave the servers the demo started running")
+    demo.set_defaults(run=_demo)
+
+    show = commands.add_parser("settings", help="print the effective settings")
+    show.set_defaults(run=_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args, load_settings())
+    except AbstreamError as exc:
+        print(f"abstream: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

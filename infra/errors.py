@@ -1,0 +1,5 @@
+from abstream.errors import AbstreamError
+
+
+class InfraError(AbstreamError):
+    """A local server could not be installed, started or stopped."""

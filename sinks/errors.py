@@ -1,0 +1,5 @@
+from abstream.errors import AbstreamError
+
+
+class SinkError(AbstreamError):
+    """The results store refused a statement or could not be reached."""

@@ -1,0 +1,1 @@
+"""What the application's parts share: settings, topics and (later) the Faust app."""

@@ -1,0 +1,87 @@
+"""One `Settings` object, read from ABSTREAM_* environment variables or an env file.
+
+Precedence: environment variables, then the env file (``.env`` in the working
+directory, or the file named by ``ABSTREAM_ENV_FILE``), then the defaults below.
+Unset Kafka and ClickHouse addresses mean "the local servers that
+``abstream infra up`` runs".
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from abstream.errors import SettingsError
+
+LOOPBACK = "127.0.0.1"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ABSTREAM_", frozen=True, extra="ignore", env_file_encoding="utf-8"
+    )
+
+    local_dir: Path = Field(Path(".local"), description="Caches and local server state")
+    stack: str = Field("dev", pattern=r"^[A-Za-z0-9_-]+$", description="Name of the local stack")
+
+    kafka_bootstrap: str | None = Field(None, description="An existing Kafka; unset = local")
+    kafka_port: int = Field(19092, ge=1, le=65535)
+    kafka_controller_port: int = Field(19093, ge=1, le=65535)
+    kafka_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+
+    clickhouse_url: str | None = Field(None, description="An existing server; unset = local")
+    clickhouse_port: int = Field(19000, ge=1, le=65535)
+    clickhouse_http_port: int = Field(18123, ge=1, le=65535)
+    database: str = Field("abstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    sink_url: str | None = Field(None, description="Where results go; unset = embedded chDB")
+    topic_partitions: int = Field(4, ge=1, le=1024)
+
+    @cached_property
+    def home(self) -> Path:
+        """Absolute state directory of this stack (pid files, data, logs)."""
+        return (self.local_dir / "stacks" / self.stack).resolve()
+
+    @cached_property
+    def kafka_libs_dir(self) -> Path:
+        """The jar cache, shared by every stack."""
+        return (self.local_dir / "kafka" / "libs").resolve()
+
+    @property
+    def manages_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def manages_clickhouse(self) -> bool:
+        return self.clickhouse_url is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"{LOOPBACK}:{self.kafka_port}"
+
+    @property
+    def clickhouse_server_url(self) -> str:
+        return self.clickhouse_url or f"clickhouse://{LOOPBACK}:{self.clickhouse_port}/{self.database}"
+
+    @property
+    def results_sink_url(self) -> str:
+        if self.sink_url:
+            return self.sink_url
+        return f"chdb://{(self.local_dir / 'chdb').resolve()}?database={self.database}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation failures into one readable `SettingsError`."""
+    env_file = os.environ.get("ABSTREAM_ENV_FILE", ".env")
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ABSTREAM_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

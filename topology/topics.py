@@ -1,0 +1,77 @@
+"""The Kafka topics abstream uses, and creating them idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+EXPOSURES = "abstream.exposures"
+EVENTS = "abstream.events"
+CONFIG = "abstream.config"
+CONFIG_AUDIT = "abstream.config-audit"
+DEADLETTER = "abstream.deadletter"
+ALERTS = "abstream.alerts"
+
+_KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def abstream_topics(partitions: int) -> list[TopicSpec]:
+    """Every topic, with `partitions` for the user-keyed (co-partitioned) streams."""
+    return [
+        TopicSpec(EXPOSURES, partitions),
+        TopicSpec(EVENTS, partitions),
+        # The source of truth for experiment definitions: latest value per key.
+        TopicSpec(CONFIG, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+        TopicSpec(CONFIG_AUDIT, 1, _KEEP_FOREVER),
+        TopicSpec(DEADLETTER, partitions),
+        TopicSpec(ALERTS, 1),
+    ]
+
+
+async def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names it created.
+
+    An existing topic is left as it is, even if its partition count differs:
+    changing partitions would move users between workers.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))
+                 for spec in missing]
+            )
+            for name, code, *_ in response.topic_errors:
+                error = for_code(code)
+                if code and error is not TopicAlreadyExistsError:  # a racing creator is fine
+                    raise error(f"creating topic {name}")
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()
+
+
+async def describe_topic(bootstrap: str, name: str) -> tuple[int, dict[str, str]]:
+    """A topic's partition count and its effective configuration."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (metadata,) = await admin.describe_topics([name])
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+        entries = responses[0].resources[0][4]
+        return len(metadata["partitions"]), {entry[0]: entry[1] for entry in entries}
+    finally:
+        await admin.close()
