@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.servers import Servers
+from topology.topics import (
+    CONFIG,
+    EVENTS,
+    EXPOSURES,
+    abstream_topics,
+    describe_topic,
+    ensure_topics,
+)
+
+
+def test_user_keyed_topics_are_co_partitioned() -> None:
+    by_name = {spec.name: spec for spec in abstream_topics(partitions=6)}
+    assert by_name[EXPOSURES].partitions == by_name[EVENTS].partitions == 6
+    assert by_name[CONFIG].partitions == 1
+    assert by_name[CONFIG].config["cleanup.policy"] == "compact"
+
+
+@pytest.mark.infra
+async def test_compacted_topic_is_created_with_its_config(
+    servers: Servers, unique_name: str
+) -> None:
+    config_spec = next(spec for spec in abstream_topics(3) if spec.name == CONFIG)
+    spec = replace(config_spec, name=f"{unique_name}.config")
+    assert await ensure_topics(servers.bootstrap, [spec]) == [spec.name]
+    partitions, config = await describe_topic(servers.bootstrap, spec.name)
+    assert partitions == 1
+    assert config["cleanup.policy"] == "compact"
+    assert config["min.compaction.lag.ms"] == "0"
+
+
+@pytest.mark.infra
+async def test_creating_topics_twice_creates_nothing_the_second_time(
+    servers: Servers, unique_name: str
+) -> None:
+    specs = [replace(spec, name=f"{unique_name}.{spec.name}") for spec in abstream_topics(2)]
+    assert sorted(await ensure_topics(servers.bootstrap, specs)) == sorted(s.name for s in specs)
+    assert await ensure_topics(servers.bootstrap, specs) == []
+    partitions, _ = await describe_topic(servers.bootstrap, specs[0].name)
+    assert partitions == 2
