@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -11,11 +10,9 @@ from xml.sax.saxutils import escape
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
-from infra.errors import InfraError
-from infra.process import ManagedProcess, wait_until
+from infra.server import LocalServer
 from infra.system import ensure_command, find_command
 
-START_TIMEOUT_S = 60.0
 DEBIAN_PACKAGES = ["clickhouse-server", "clickhouse-client"]
 
 
@@ -96,18 +93,14 @@ def server_command() -> list[str]:
     return [ensure_command("clickhouse-server", DEBIAN_PACKAGES)]
 
 
-class LocalClickHouse:
+class LocalClickHouse(LocalServer):
     name = "clickhouse"
+    start_timeout_s = 60.0
 
     def __init__(self, *, home: Path, tcp_port: int, http_port: int) -> None:
-        self.home = home / "clickhouse"
+        super().__init__(home, "config.xml", "server.err.log")
         self.tcp_port = tcp_port
         self.http_port = http_port
-        self.config_file = self.home / "config.xml"
-        self.log_file = self.home / "logs" / "server.err.log"
-        self.process = ManagedProcess(
-            self.name, self.home / "clickhouse.pid", marker=str(self.config_file)
-        )
 
     @property
     def address(self) -> str:
@@ -116,34 +109,14 @@ class LocalClickHouse:
     def install(self) -> None:
         server_command()
 
-    def up(self) -> float | None:
-        """Start the server if it is not running; return seconds to ready, None if it ran."""
-        if self.process.pid() is not None:
-            return None
-        started = time.monotonic()
-        command = server_command()
-        self._write_config()
-        self.process.start(
-            [*command, f"--config-file={self.config_file}"], self.home / "logs" / "stdout.log"
-        )
-        try:
-            wait_until(
-                lambda: select_one_answers(f"clickhouse://{self.address}"), START_TIMEOUT_S,
-                f"ClickHouse at {self.address}",
-                alive=lambda: self.process.pid() is not None, log_file=self.log_file,
-            )
-        except InfraError:
-            self.process.stop()
-            raise
-        return time.monotonic() - started
+    def answers(self) -> bool:
+        return select_one_answers(f"clickhouse://{self.address}")
 
-    def down(self) -> bool:
-        return self.process.stop()
-
-    def _write_config(self) -> None:
+    def prepare(self) -> list[str]:
         for sub in ("data", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
             server_config(home=self.home, tcp_port=self.tcp_port, http_port=self.http_port)
         )
         (self.home / "users.xml").write_text(USERS_CONFIG)
+        return [*server_command(), f"--config-file={self.config_file}"]

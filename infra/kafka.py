@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import logging
 import subprocess
-import time
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -15,10 +14,8 @@ from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from infra.errors import InfraError
-from infra.process import ManagedProcess, wait_until
+from infra.server import LocalServer
 from infra.system import ensure_command
-
-START_TIMEOUT_S = 120.0
 
 
 def broker_properties(*, port: int, controller_port: int, data_dir: Path) -> str:
@@ -118,23 +115,19 @@ def metadata_answers(bootstrap: str) -> bool:
         quiet.setLevel(level)
 
 
-class LocalKafka:
+class LocalKafka(LocalServer):
     name = "kafka"
+    start_timeout_s = 120.0
 
     def __init__(
         self, *, home: Path, libs_dir: Path, port: int, controller_port: int, heap: str
     ) -> None:
-        self.home = home / "kafka"
+        super().__init__(home, "server.properties", "server.log")
         self.libs_dir = libs_dir
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
-        self.config_file = self.home / "server.properties"
         self.data_dir = self.home / "data"
-        self.log_file = self.home / "logs" / "server.log"
-        self.process = ManagedProcess(
-            self.name, self.home / "kafka.pid", marker=str(self.config_file)
-        )
 
     @property
     def address(self) -> str:
@@ -143,43 +136,22 @@ class LocalKafka:
     def install(self) -> None:
         install_jars(self.libs_dir)
 
-    def up(self) -> float | None:
-        """Start the broker if it is not running; return seconds to ready, None if it ran."""
-        if self.process.pid() is not None:
-            return None
-        started = time.monotonic()
-        self.install()
+    def answers(self) -> bool:
+        return metadata_answers(self.address)
+
+    def prepare(self) -> list[str]:
         java = ensure_command("java", ["default-jre-headless"])
-        self._write_config()
-        if not (self.data_dir / "meta.properties").exists():
-            self._java(java, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                       "-t", str(uuid.uuid4()), "-c", str(self.config_file))
-        self.process.start(
-            [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", *self._java_opts(),
-             "kafka.Kafka", str(self.config_file)],
-            self.home / "logs" / "stdout.log",
-        )
-        try:
-            wait_until(
-                lambda: metadata_answers(self.address), START_TIMEOUT_S,
-                f"Kafka at {self.address}",
-                alive=lambda: self.process.pid() is not None, log_file=self.log_file,
-            )
-        except InfraError:
-            self.process.stop()
-            raise
-        return time.monotonic() - started
-
-    def down(self) -> bool:
-        return self.process.stop()
-
-    def _write_config(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
             broker_properties(port=self.port, controller_port=self.controller_port,
                               data_dir=self.data_dir)
         )
         (self.home / "log4j.properties").write_text(_log4j_properties(self.log_file))
+        if not (self.data_dir / "meta.properties").exists():
+            self._run_tool(java, "kafka.tools.StorageTool", "format", "--ignore-formatted",
+                           "-t", str(uuid.uuid4()), "-c", str(self.config_file))
+        return [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", *self._java_opts(),
+                "kafka.Kafka", str(self.config_file)]
 
     def _java_opts(self) -> list[str]:
         return [
@@ -188,7 +160,7 @@ class LocalKafka:
             f"-Dkafka.logs.dir={self.log_file.parent}",
         ]
 
-    def _java(self, java: str, main_class: str, *args: str) -> None:
+    def _run_tool(self, java: str, main_class: str, *args: str) -> None:
         result = subprocess.run(
             [java, *self._java_opts(), main_class, *args], capture_output=True, text=True
         )

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from infra.clickhouse import LocalClickHouse, select_one_answers
 from infra.errors import InfraError
 from infra.kafka import LocalKafka, metadata_answers
+from infra.server import LocalServer
 from topology.settings import Settings
 
 SERVICES = ("kafka", "clickhouse")
@@ -36,7 +37,7 @@ class Stack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.local: dict[str, LocalKafka | LocalClickHouse] = {}
+        self.local: dict[str, LocalServer] = {}
         if settings.manages_kafka:
             self.local["kafka"] = LocalKafka(
                 home=settings.home, libs_dir=settings.kafka_libs_dir,
