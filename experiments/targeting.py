@@ -1,0 +1,241 @@
+"""Targeting: a small declarative condition language over user attributes.
+
+A condition is one of
+
+    {"attribute": NAME, "op": OP, "value": VALUE}
+    {"all": [CONDITION, ...]}      every one holds (an empty list holds)
+    {"any": [CONDITION, ...]}      at least one holds (an empty list does not)
+    {"not": CONDITION}
+
+with OP among eq, ne, in, not_in, gt, gte, lt, lte, regex, exists and
+semver_eq, semver_ne, semver_gt, semver_gte, semver_lt, semver_lte.
+
+Meaning of values:
+- A **missing attribute** (absent or null) makes every comparison false,
+  ``ne`` and ``not_in`` included; ``{"op": "exists", "value": false}`` tests
+  absence, and ``not`` inverts a whole condition.
+- Attributes often arrive as strings (query parameters), so a comparison with a
+  number or boolean in the config converts a string attribute first ("42" → 42,
+  "true"/"false" → booleans); one that does not convert is false.
+- gt/gte/lt/lte compare numbers with numbers and strings with strings.
+- regex uses Python ``re.search`` semantics on the string attribute.
+- semver_* compare Semantic Versioning 2.0 strings ("v" prefix and missing minor
+  or patch allowed; pre-releases order below their release; build metadata is
+  ignored); an attribute that is not a version is false.
+
+Conditions are validated once and compiled once per config version into
+closures; nothing is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Attributes = Mapping[str, Any]
+Predicate = Callable[[Attributes], bool]
+
+_ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+_SEMVER = {f"semver_{name}": fn for name, fn in
+           {**_ORDER, "eq": operator.eq, "ne": operator.ne}.items()}
+OPERATORS = frozenset({"eq", "ne", "in", "not_in", "regex", "exists", *_ORDER, *_SEMVER})
+_VERSION = re.compile(
+    r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+
+
+def always(_: Attributes) -> bool:
+    return True
+
+
+def validate_condition(node: Any, path: str = "targeting") -> list[tuple[str, str]]:
+    """Every problem in a condition tree, as (path, reason) pairs."""
+    if not isinstance(node, Mapping):
+        return [(path, "a condition must be a mapping")]
+    combinators = [key for key in ("all", "any", "not") if key in node]
+    if combinators:
+        if len(node) != 1:
+            return [(path, f"'{combinators[0]}' must be the only key of its condition")]
+        key = combinators[0]
+        if key == "not":
+            return validate_condition(node["not"], f"{path}.not")
+        if not isinstance(node[key], list):
+            return [(f"{path}.{key}", "must be a list of conditions")]
+        return [problem for i, child in enumerate(node[key])
+                for problem in validate_condition(child, f"{path}.{key}[{i}]")]
+    return _validate_comparison(node, path)
+
+
+def _validate_comparison(node: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
+    unknown = set(node) - {"attribute", "op", "value"}
+    if unknown:
+        return [(path, f"unknown keys {sorted(unknown)}; use attribute, op, value, all, any, not")]
+    attribute, op, value = node.get("attribute"), node.get("op"), node.get("value")
+    if not isinstance(attribute, str) or not attribute:
+        return [(f"{path}.attribute", "must be a non-empty string")]
+    if op not in OPERATORS:
+        choices = ", ".join(sorted(OPERATORS))
+        return [(f"{path}.op", f"unknown operator {op!r}; use one of {choices}")]
+    if op == "exists":
+        ok = value is None or isinstance(value, bool)
+        return [] if ok else [(f"{path}.value", "exists takes true or false")]
+    if op in ("in", "not_in"):
+        ok = isinstance(value, list) and all(_is_scalar(item) for item in value)
+        return [] if ok else [(f"{path}.value", f"{op} takes a list of strings or numbers")]
+    if op == "regex":
+        if not isinstance(value, str):
+            return [(f"{path}.value", "regex takes a string")]
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return [(f"{path}.value", f"bad regular expression: {exc}")]
+        return []
+    if op in _SEMVER:
+        ok = isinstance(value, str) and parse_version(value) is not None
+        return [] if ok else [(f"{path}.value", f"not a semantic version: {value!r}")]
+    if op in _ORDER and not (isinstance(value, int | float | str) and not isinstance(value, bool)):
+        return [(f"{path}.value", f"{op} takes a number or a string")]
+    return [] if _is_scalar(value) else [(f"{path}.value", f"{op} takes a string, number or bool")]
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def compile_condition(node: Mapping[str, Any] | None) -> Predicate:
+    """A fast predicate for a validated condition (None: everyone matches)."""
+    if node is None:
+        return always
+    if "all" in node:
+        return _all_of(tuple(compile_condition(child) for child in node["all"]))
+    if "any" in node:
+        return _any_of(tuple(compile_condition(child) for child in node["any"]))
+    if "not" in node:
+        inner = compile_condition(node["not"])
+        return lambda attrs: not inner(attrs)
+    return _compile_comparison(node["attribute"], node["op"], node.get("value"))
+
+
+def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+
+    def all_of(attrs: Attributes) -> bool:
+        for part in parts:  # noqa: SIM110 (a generator here costs more than the tests)
+            if not part(attrs):
+                return False
+        return True
+
+    return all_of
+
+
+def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+
+    def any_of(attrs: Attributes) -> bool:
+        for part in parts:  # noqa: SIM110 (a generator here costs more than the tests)
+            if part(attrs):
+                return True
+        return False
+
+    return any_of
+
+
+def _compile_comparison(name: str, op: str, value: Any) -> Predicate:
+    if op == "exists":
+        wanted = value is not False
+        return lambda attrs: (attrs.get(name) is not None) is wanted
+    fast = _string_comparison(name, op, value)
+    if fast is not None:
+        return fast
+    test = _comparison_test(op, value)
+
+    def predicate(attrs: Attributes) -> bool:
+        actual = attrs.get(name)
+        return actual is not None and test(actual)
+
+    return predicate
+
+
+def _string_comparison(name: str, op: str, value: Any) -> Predicate | None:
+    """Shortcuts for string-valued eq/ne/in/not_in, the common case; same meaning."""
+    if op in ("eq", "ne") and isinstance(value, str):
+        if op == "eq":
+            return lambda attrs: attrs.get(name) == value
+        return lambda attrs: (actual := attrs.get(name)) is not None and actual != value
+    if op in ("in", "not_in") and all(isinstance(member, str) for member in value):
+        members = frozenset(value)
+        if op == "in":
+            return lambda attrs: type(actual := attrs.get(name)) is str and actual in members
+        return lambda attrs: (actual := attrs.get(name)) is not None and not (
+            type(actual) is str and actual in members
+        )
+    return None
+
+
+def _comparison_test(op: str, value: Any) -> Callable[[Any], bool]:
+    if op in ("in", "not_in"):
+        members = tuple(value)
+        inside = lambda actual: any(_equal(actual, member) for member in members)  # noqa: E731
+        return inside if op == "in" else lambda actual: not inside(actual)
+    if op == "eq":
+        return lambda actual: _equal(actual, value)
+    if op == "ne":
+        return lambda actual: not _equal(actual, value)
+    if op == "regex":
+        pattern = re.compile(value)
+        return lambda actual: isinstance(actual, str) and pattern.search(actual) is not None
+    if op in _SEMVER:
+        compare, wanted = _SEMVER[op], parse_version(value)
+        return lambda actual: _version_test(actual, compare, wanted)
+    compare = _ORDER[op]
+    return lambda actual: _ordered(actual, value, compare)
+
+
+def _coerce(actual: Any, like: Any) -> Any:
+    """Convert a string attribute towards the config value's type; None if impossible."""
+    if not isinstance(actual, str) or isinstance(like, str):
+        return actual
+    if isinstance(like, bool):
+        return {"true": True, "false": False}.get(actual.strip().lower())
+    try:
+        return float(actual)
+    except ValueError:
+        return None
+
+
+def _equal(actual: Any, value: Any) -> bool:
+    actual = _coerce(actual, value)
+    if isinstance(actual, bool) != isinstance(value, bool):
+        return False
+    return actual == value
+
+
+def _ordered(actual: Any, value: Any, compare: Callable[[Any, Any], bool]) -> bool:
+    actual = _coerce(actual, value)
+    if isinstance(value, str):
+        return isinstance(actual, str) and compare(actual, value)
+    numeric = isinstance(actual, int | float) and not isinstance(actual, bool)
+    return numeric and compare(actual, value)
+
+
+def _version_test(actual: Any, compare: Callable[[Any, Any], bool], wanted: Any) -> bool:
+    version = parse_version(actual) if isinstance(actual, str) else None
+    return version is not None and compare(version, wanted)
+
+
+def parse_version(text: str) -> tuple[Any, ...] | None:
+    """A sortable key for a semantic version, or None if `text` is not one."""
+    match = _VERSION.match(text.strip())
+    if not match:
+        return None
+    major, minor, patch, pre = match.groups()
+    core = (int(major), int(minor or 0), int(patch or 0))
+    if pre is None:
+        return (*core, 1, ())  # a release sorts after all of its pre-releases
+    # Numeric identifiers sort numerically and below alphanumeric ones (SemVer 2.0, item 11).
+    ids = tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in pre.split("."))
+    return (*core, 0, ids)

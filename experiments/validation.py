@@ -1,0 +1,173 @@
+"""Semantic checks of a parsed configuration; every problem is reported, none raised early."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from experiments.allocation import target_counts
+from experiments.errors import Problem
+from experiments.hashing import BUCKETS
+from experiments.model import Config, Experiment, MetricKind, Status
+from experiments.targeting import validate_condition
+
+KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+WEIGHT_TOLERANCE = 1e-6
+_RESERVED_SALT_PREFIXES = ("holdout:", "layer:")
+
+
+def validate_config(config: Config) -> list[Problem]:
+    problems = [p for e in config.experiments for p in validate_experiment(e)]
+    problems += _duplicates("config", "experiments", [e.key for e in config.experiments])
+    problems += _duplicates("config", "layers", [layer.key for layer in config.layers])
+    problems += _check_layers(config)
+    if config.holdout is not None and not 0 <= config.holdout.percent <= 100:
+        problems.append(Problem("holdout", "percent", "must be between 0 and 100"))
+    return problems
+
+
+def validate_experiment(experiment: Experiment) -> list[Problem]:
+    owner = f"experiment {experiment.key!r}"
+    found = [
+        Problem(owner, path, reason)
+        for check in (_identity, _variants, _lifecycle, _allocation, _targeting, _metrics)
+        for path, reason in check(experiment)
+    ]
+    return found
+
+
+def _identity(e: Experiment) -> Iterable[tuple[str, str]]:
+    if not KEY.match(e.key):
+        yield "key", "use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit"
+    if e.salt is not None and (not e.salt or e.salt.startswith(_RESERVED_SALT_PREFIXES)):
+        yield "salt", "must be non-empty and must not start with 'holdout:' or 'layer:'"
+    if e.layer is not None and not KEY.match(e.layer):
+        yield "layer", "not a valid layer key"
+    if e.version < 1:
+        yield "version", "must be 1 or more"
+
+
+def _variants(e: Experiment) -> Iterable[tuple[str, str]]:
+    if len(e.variants) < 2:
+        yield "variants", "an experiment needs at least two variants (the first is the control)"
+    for i, variant in enumerate(e.variants):
+        if not KEY.match(variant.key):
+            yield f"variants[{i}].key", "not a valid variant key"
+        if variant.weight <= 0:
+            yield f"variants[{i}].weight", "must be greater than 0"
+    for key, count in Counter(v.key for v in e.variants).items():
+        if count > 1:
+            yield "variants", f"duplicate variant key {key!r}"
+    total = sum(v.weight for v in e.variants)
+    if e.variants and abs(total - 100) > WEIGHT_TOLERANCE:
+        yield "variants", f"weights must sum to 100, not {total:g}"
+
+
+def _lifecycle(e: Experiment) -> Iterable[tuple[str, str]]:
+    keys = {v.key for v in e.variants}
+    if e.shipped_variant is not None:
+        if e.status is not Status.CONCLUDED:
+            yield "shipped_variant", "only a concluded experiment ships a variant"
+        elif e.shipped_variant not in keys:
+            yield "shipped_variant", f"{e.shipped_variant!r} is not among the variants"
+    for user, variant in e.overrides.items():
+        if variant not in keys:
+            yield f"overrides.{user}", f"{variant!r} is not among the variants"
+    if e.start and e.end and e.end <= e.start:
+        yield "end", "must be after start"
+    numbers = [phase.number for phase in e.phases]
+    if numbers != sorted(set(numbers)) or numbers[0] < 1:
+        yield "phases", "phase numbers must start at 1 or more and increase"
+
+
+def _allocation(e: Experiment) -> Iterable[tuple[str, str]]:
+    if not 0 <= e.coverage <= 100:
+        yield "coverage", "must be between 0 and 100 percent"
+    yield from _span_problems("layer_slots", e.layer_slots)
+    unknown = set(e.ranges) - {v.key for v in e.variants}
+    for key in sorted(unknown):
+        yield f"ranges.{key}", "not among the variants"
+    yield from _span_problems("ranges", [s for spans in e.ranges.values() for s in spans])
+    weights_ok = e.variants and all(v.weight > 0 for v in e.variants)
+    if weights_ok and 0 <= e.coverage <= 100 and not unknown:
+        expected = target_counts(e.weights, e.coverage)
+        for key, want in expected.items():
+            have = sum(high - low + 1 for low, high in e.ranges.get(key, ()))
+            if have != want:
+                yield f"ranges.{key}", f"holds {have} buckets; weight and coverage give {want}"
+
+
+def _span_problems(path: str, spans: Iterable[tuple[int, int]]) -> Iterable[tuple[str, str]]:
+    ordered = sorted(spans)
+    for low, high in ordered:
+        if not 0 <= low <= high < BUCKETS:
+            yield path, f"[{low}, {high}] is not within [0, {BUCKETS - 1}] with first <= last"
+    reach = -1
+    for low, high in ordered:
+        if low <= reach:
+            yield path, f"ranges overlap at bucket {low}"
+        reach = max(reach, high)
+
+
+def _targeting(e: Experiment) -> Iterable[tuple[str, str]]:
+    if e.targeting is not None:
+        yield from validate_condition(e.targeting)
+
+
+def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
+    for key, count in Counter(m.key for m in e.metrics).items():
+        if count > 1:
+            yield "metrics", f"duplicate metric key {key!r}"
+    for i, metric in enumerate(e.metrics):
+        path = f"metrics[{i}]"
+        if not KEY.match(metric.key):
+            yield f"{path}.key", "not a valid metric key"
+        if metric.kind is MetricKind.RATIO:
+            for side in ("numerator", "denominator"):
+                part = getattr(metric, side)
+                if part is None:
+                    yield f"{path}.{side}", "a ratio metric needs a numerator and a denominator"
+                elif part.kind not in (MetricKind.COUNT, MetricKind.SUM):
+                    yield f"{path}.{side}.kind", "must be count or sum"
+                elif not part.event:
+                    yield f"{path}.{side}.event", "is required"
+        elif not metric.event:
+            yield f"{path}.event", f"a {metric.kind.value} metric needs an event name"
+    if e.conversion_window_hours <= 0:
+        yield "conversion_window_hours", "must be greater than 0"
+
+
+def _check_layers(config: Config) -> list[Problem]:
+    declared = {layer.key for layer in config.layers}
+    own_layers = {e.key for e in config.experiments if e.layer is None}
+    problems = [
+        Problem(f"experiment {e.key!r}", "layer", f"unknown layer {e.layer!r}")
+        for e in config.experiments if e.layer is not None and e.layer not in declared
+    ]
+    problems += [
+        Problem(f"layer {key!r}", "key", "clashes with an experiment's own default layer")
+        for key in sorted(declared & own_layers)
+    ]
+    by_layer: dict[str, list[Experiment]] = {}
+    for e in config.experiments:
+        by_layer.setdefault(e.layer_key, []).append(e)
+    for key, members in by_layer.items():
+        problems += _slot_overlaps(key, members)
+    return problems
+
+
+def _slot_overlaps(layer: str, members: list[Experiment]) -> list[Problem]:
+    problems, reach, holder = [], -1, ""
+    for low, high, key in sorted((lo, hi, e.key) for e in members for lo, hi in e.layer_slots):
+        if low <= reach and key != holder:
+            reason = f"experiments {holder!r} and {key!r} both own bucket {low}"
+            problems.append(Problem(f"layer {layer!r}", "slots", reason))
+        if high > reach:
+            reach, holder = high, key
+    return problems
+
+
+def _duplicates(owner: str, field: str, keys: list[str]) -> list[Problem]:
+    return [Problem(owner, field, f"duplicate key {key!r}")
+            for key, count in Counter(keys).items() if count > 1]
