@@ -32,6 +32,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 Attributes = Mapping[str, Any]
@@ -121,6 +122,9 @@ def compile_condition(node: Mapping[str, Any] | None) -> Predicate:
 def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 2:  # the common shape, without the loop
+        first, second = parts
+        return lambda attrs: first(attrs) and second(attrs)
 
     def all_of(attrs: Attributes) -> bool:
         for part in parts:  # noqa: SIM110 (a generator here costs more than the tests)
@@ -134,6 +138,9 @@ def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
 def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda attrs: first(attrs) or second(attrs)
 
     def any_of(attrs: Attributes) -> bool:
         for part in parts:  # noqa: SIM110 (a generator here costs more than the tests)
@@ -151,6 +158,8 @@ def _compile_comparison(name: str, op: str, value: Any) -> Predicate:
     fast = _string_comparison(name, op, value)
     if fast is not None:
         return fast
+    if op in _SEMVER:
+        return _version_comparison(name, _SEMVER[op], parse_version(value))
     test = _comparison_test(op, value)
 
     def predicate(attrs: Attributes) -> bool:
@@ -188,9 +197,6 @@ def _comparison_test(op: str, value: Any) -> Callable[[Any], bool]:
     if op == "regex":
         pattern = re.compile(value)
         return lambda actual: isinstance(actual, str) and pattern.search(actual) is not None
-    if op in _SEMVER:
-        compare, wanted = _SEMVER[op], parse_version(value)
-        return lambda actual: _version_test(actual, compare, wanted)
     compare = _ORDER[op]
     return lambda actual: _ordered(actual, value, compare)
 
@@ -222,11 +228,20 @@ def _ordered(actual: Any, value: Any, compare: Callable[[Any, Any], bool]) -> bo
     return numeric and compare(actual, value)
 
 
-def _version_test(actual: Any, compare: Callable[[Any, Any], bool], wanted: Any) -> bool:
-    version = parse_version(actual) if isinstance(actual, str) else None
-    return version is not None and compare(version, wanted)
+def _version_comparison(
+    name: str, compare: Callable[[Any, Any], bool], wanted: tuple[Any, ...] | None
+) -> Predicate:
+    def predicate(attrs: Attributes) -> bool:
+        actual = attrs.get(name)
+        if type(actual) is not str:
+            return False
+        version = parse_version(actual)
+        return version is not None and compare(version, wanted)
+
+    return predicate
 
 
+@lru_cache(maxsize=16_384)  # a user's version is compared by every experiment that targets it
 def parse_version(text: str) -> tuple[Any, ...] | None:
     """A sortable key for a semantic version, or None if `text` is not one."""
     match = _VERSION.match(text.strip())
