@@ -117,17 +117,23 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        _reap(pid)
-        if _cmdline(pid) is None:
+        if _exited(pid):
             return True
         time.sleep(0.1)
     return False
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status if the process is our child (started in this process)."""
+def _exited(pid: int) -> bool:
+    """True once the process is gone or a zombie (which we reap if it is our child)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    if stat.rsplit(")", 1)[-1].split()[0] != "Z":
+        return False
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+        os.waitpid(pid, 0)  # a zombie child: collect it so its pid is really free
+    return True
 
 
 def _log_tail(log_file: Path | None, lines: int = 15) -> str:
