@@ -33,7 +33,7 @@ def _infra(args: argparse.Namespace, settings: Settings) -> None:
 def _topics(args: argparse.Namespace, settings: Settings) -> None:
     from topology.topics import abstream_topics, ensure_topics
 
-    specs = abstream_topics(args.partitions or settings.topic_partitions)
+    specs = abstream_topics(args.partitions or settings.topic_partitions, settings.topics)
     created = asyncio.run(ensure_topics(settings.bootstrap_servers, specs))
     for spec in specs:
         state = "created" if spec.name in created else "exists"

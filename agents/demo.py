@@ -15,7 +15,7 @@ from schemas import decode, encode
 from sinks import open_sink
 from sinks.tables import EXPOSURE_COLUMNS, create_tables, exposure_row
 from topology.settings import Settings
-from topology.topics import EXPOSURES, abstream_topics, ensure_topics
+from topology.topics import abstream_topics, ensure_topics
 
 CONSUME_TIMEOUT_S = 30.0
 
@@ -36,26 +36,28 @@ def demo_exposure(now_ms: int) -> dict[str, Any]:
     }
 
 
-async def round_trip(bootstrap: str, exposure: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def round_trip(
+    bootstrap: str, topic: str, exposure: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """Produce `exposure` keyed by user_id, read it back; returns (position, record)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sent = await producer.send_and_wait(
-            EXPOSURES, encode("exposure", exposure), key=exposure["user_id"].encode()
+            topic, encode("exposure", exposure), key=exposure["user_id"].encode()
         )
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partition = TopicPartition(EXPOSURES, sent.partition)
+        partition = TopicPartition(topic, sent.partition)
         consumer.assign([partition])
         consumer.seek(partition, sent.offset)
         message = await asyncio.wait_for(consumer.getone(), CONSUME_TIMEOUT_S)
     finally:
         await consumer.stop()
-    return f"{EXPOSURES}[{sent.partition}]@{sent.offset}", decode("exposure", message.value)
+    return f"{topic}[{sent.partition}]@{sent.offset}", decode("exposure", message.value)
 
 
 def needed_services(settings: Settings) -> list[str]:
@@ -77,11 +79,12 @@ def run_demo(
             if seconds is not None:
                 started.append(name)
             say(f"{name:<10} ready" + (f" (started in {seconds:.1f} s)" if seconds else ""))
-        created = asyncio.run(ensure_topics(settings.bootstrap_servers,
-                                            abstream_topics(settings.topic_partitions)))
+        specs = abstream_topics(settings.topic_partitions, settings.topics)
+        created = asyncio.run(ensure_topics(settings.bootstrap_servers, specs))
         say(f"{'topics':<10} ready" + (f" (created {', '.join(created)})" if created else ""))
         position, exposure = asyncio.run(
-            round_trip(settings.bootstrap_servers, demo_exposure(int(time.time() * 1000)))
+            round_trip(settings.bootstrap_servers, settings.topics.exposures,
+                       demo_exposure(int(time.time() * 1000)))
         )
         say(f"{'kafka':<10} produced and consumed {position}")
         with open_sink(settings.results_sink_url) as sink:

@@ -12,10 +12,11 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abstream.errors import SettingsError
+from topology.topics import TopicNames
 
 LOOPBACK = "127.0.0.1"
 
@@ -40,6 +41,23 @@ class Settings(BaseSettings):
 
     sink_url: str | None = Field(None, description="Where results go; unset = embedded chDB")
     topic_partitions: int = Field(4, ge=1, le=1024)
+    topic_prefix: str = Field("abstream", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+
+    web_host: str = Field(LOOPBACK, description="Where the worker's HTTP API listens")
+    web_port: int = Field(6066, ge=1, le=65535)
+    api_tokens: SecretStr | None = Field(
+        None, description="actor:token pairs, comma-separated; unset = writes disabled"
+    )
+    api_open_reads: bool = Field(True, description="false: reads need a token too")
+    api_url: str = Field(f"http://{LOOPBACK}:6066", description="The API the CLI talks to")
+    api_token: SecretStr | None = Field(None, description="The CLI's bearer token")
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_are_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_token_pairs(value.get_secret_value())
+        return value
 
     @cached_property
     def home(self) -> Path:
@@ -50,6 +68,22 @@ class Settings(BaseSettings):
     def kafka_libs_dir(self) -> Path:
         """The jar cache, shared by every stack."""
         return (self.local_dir / "kafka" / "libs").resolve()
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.topic_prefix)
+
+    @property
+    def token_actors(self) -> dict[str, str]:
+        """Bearer token → the actor it identifies."""
+        if self.api_tokens is None:
+            return {}
+        return parse_token_pairs(self.api_tokens.get_secret_value())
+
+    @property
+    def worker_dir(self) -> Path:
+        """The worker's own state (RocksDB tables), one per web port on a machine."""
+        return self.home / "workers" / str(self.web_port)
 
     @property
     def manages_kafka(self) -> bool:
@@ -72,6 +106,17 @@ class Settings(BaseSettings):
         if self.sink_url:
             return self.sink_url
         return f"chdb://{(self.local_dir / 'chdb').resolve()}?database={self.database}"
+
+
+def parse_token_pairs(text: str) -> dict[str, str]:
+    """``alice:s3cret,bob:t0ken`` → {"s3cret": "alice", "t0ken": "bob"}."""
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        actor, sep, token = item.partition(":")
+        if not sep or not actor or len(token) < 8:
+            raise ValueError("use actor:token pairs separated by commas, tokens of 8+ characters")
+        pairs[token] = actor
+    return pairs
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -9,13 +9,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-EXPOSURES = "abstream.exposures"
-EVENTS = "abstream.events"
-CONFIG = "abstream.config"
-CONFIG_AUDIT = "abstream.config-audit"
-DEADLETTER = "abstream.deadletter"
-ALERTS = "abstream.alerts"
-
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
@@ -26,16 +19,48 @@ class TopicSpec:
     config: Mapping[str, str] = field(default_factory=dict)
 
 
-def abstream_topics(partitions: int) -> list[TopicSpec]:
+@dataclass(frozen=True)
+class TopicNames:
+    """abstream's topic names under one prefix (settings: ABSTREAM_TOPIC_PREFIX)."""
+
+    prefix: str = "abstream"
+
+    @property
+    def exposures(self) -> str:
+        return f"{self.prefix}.exposures"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def config(self) -> str:
+        return f"{self.prefix}.config"
+
+    @property
+    def config_audit(self) -> str:
+        return f"{self.prefix}.config-audit"
+
+    @property
+    def deadletter(self) -> str:
+        return f"{self.prefix}.deadletter"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}.alerts"
+
+
+def abstream_topics(partitions: int, names: TopicNames | None = None) -> list[TopicSpec]:
     """Every topic, with `partitions` for the user-keyed (co-partitioned) streams."""
+    names = names or TopicNames()
     return [
-        TopicSpec(EXPOSURES, partitions),
-        TopicSpec(EVENTS, partitions),
+        TopicSpec(names.exposures, partitions),
+        TopicSpec(names.events, partitions),
         # The source of truth for experiment definitions: latest value per key.
-        TopicSpec(CONFIG, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
-        TopicSpec(CONFIG_AUDIT, 1, _KEEP_FOREVER),
-        TopicSpec(DEADLETTER, partitions),
-        TopicSpec(ALERTS, 1),
+        TopicSpec(names.config, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+        TopicSpec(names.config_audit, 1, _KEEP_FOREVER),
+        TopicSpec(names.deadletter, partitions),
+        TopicSpec(names.alerts, 1),
     ]
 
 

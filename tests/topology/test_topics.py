@@ -5,28 +5,23 @@ from dataclasses import replace
 import pytest
 
 from tests.servers import Servers
-from topology.topics import (
-    CONFIG,
-    EVENTS,
-    EXPOSURES,
-    abstream_topics,
-    describe_topic,
-    ensure_topics,
-)
+from topology.topics import TopicNames, abstream_topics, describe_topic, ensure_topics
+
+NAMES = TopicNames()
 
 
 def test_user_keyed_topics_are_co_partitioned() -> None:
     by_name = {spec.name: spec for spec in abstream_topics(partitions=6)}
-    assert by_name[EXPOSURES].partitions == by_name[EVENTS].partitions == 6
-    assert by_name[CONFIG].partitions == 1
-    assert by_name[CONFIG].config["cleanup.policy"] == "compact"
+    assert by_name[NAMES.exposures].partitions == by_name[NAMES.events].partitions == 6
+    assert by_name[NAMES.config].partitions == 1
+    assert by_name[NAMES.config].config["cleanup.policy"] == "compact"
 
 
 @pytest.mark.infra
 async def test_compacted_topic_is_created_with_its_config(
     servers: Servers, unique_name: str
 ) -> None:
-    config_spec = next(spec for spec in abstream_topics(3) if spec.name == CONFIG)
+    config_spec = next(spec for spec in abstream_topics(3) if spec.name == NAMES.config)
     spec = replace(config_spec, name=f"{unique_name}.config")
     assert await ensure_topics(servers.bootstrap, [spec]) == [spec.name]
     partitions, config = await describe_topic(servers.bootstrap, spec.name)
