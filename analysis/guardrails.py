@@ -1,0 +1,82 @@
+"""Guardrails: non-inferiority tests ("is metric M worse than −X %?").
+
+For a metric where higher is better the hypotheses are H0: effect ≤ −margin against
+H1: effect > −margin, tested with the comparison's own machinery: Welch's t for an absolute
+margin on the difference, the delta-method z for a relative margin on the lift. The metric
+passes when the one-sided (1 − α) confidence bound on the harmful side stays within the
+margin, which is the same decision as p < α (the confidence-interval approach to
+non-inferiority; Schuirmann 1987, "A comparison of the two one-sided tests procedure and the
+power approach for assessing the equivalence of average bioavailability"). For a metric where
+lower is better (latency, errors) the signs flip.
+
+The always-valid bound uses the normal-mixture boundary of `analysis.sequential`, so a
+guardrail watched continuously can be trusted whenever it is read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from analysis.compare import Comparison
+from analysis.errors import AnalysisError
+from analysis.inference import check_alpha, critical_value, p_value, ratio_statistic
+from analysis.sequential import always_valid_multiplier
+
+
+@dataclass(frozen=True)
+class NonInferiority:
+    """The verdict on one guardrail metric; `estimate` and `bound` are a lift or a difference."""
+
+    margin: float
+    relative: bool
+    higher_is_better: bool
+    alpha: float
+    estimate: float
+    p_value: float
+    bound: float
+    non_inferior: bool
+    bound_always_valid: float
+    non_inferior_always_valid: bool
+
+
+def non_inferiority(
+    comparison: Comparison,
+    margin: float,
+    *,
+    relative: bool = True,
+    higher_is_better: bool = True,
+    alpha: float | None = None,
+) -> NonInferiority:
+    """Is the treatment no worse than the control by more than `margin` (0.02 = 2 % if relative)?
+
+    `alpha` is the one-sided level and defaults to the comparison's.
+    """
+    alpha = comparison.alpha if alpha is None else alpha
+    check_alpha(alpha)
+    if not (math.isfinite(margin) and margin > 0.0):
+        raise AnalysisError(f"margin must be a positive number, got {margin!r}")
+    if relative:
+        if comparison.lift is None or comparison.lift_std_error is None:
+            raise AnalysisError("a relative margin is undefined when the control mean is 0")
+        estimate, std_error, df = comparison.lift, comparison.lift_std_error, math.inf
+    else:
+        estimate, std_error, df = comparison.diff, comparison.std_error, comparison.df
+    # Oriented so that larger is better, H0 reads: sign·effect ≤ −margin.
+    sign = 1.0 if higher_is_better else -1.0
+    statistic = ratio_statistic(sign * estimate + margin, std_error)
+    fixed = critical_value(alpha, df, "greater") * std_error
+    n_total = comparison.control_n + comparison.treatment_n
+    anytime = always_valid_multiplier(n_total, alpha, comparison.tuning_n) * std_error
+    return NonInferiority(
+        margin=margin,
+        relative=relative,
+        higher_is_better=higher_is_better,
+        alpha=alpha,
+        estimate=estimate,
+        p_value=p_value(statistic, df, "greater"),
+        bound=estimate - sign * fixed,
+        non_inferior=sign * estimate - fixed > -margin,
+        bound_always_valid=estimate - sign * anytime,
+        non_inferior_always_valid=sign * estimate - anytime > -margin,
+    )
