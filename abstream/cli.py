@@ -46,6 +46,20 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
     run_demo(settings, keep_running=args.keep_running)
 
 
+def _experiments(args: argparse.Namespace, settings: Settings) -> None:
+    from abstream.experiments_cli import run_experiments_command
+
+    run_experiments_command(args, settings)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> None:
+    from agents.worker import run_worker
+
+    if args.port:
+        settings = load_settings(web_port=args.port)
+    run_worker(settings, loglevel=args.loglevel)
+
+
 def _settings(args: argparse.Namespace, settings: Settings) -> None:
     for name, value in settings.model_dump().items():
         print(f"ABSTREAM_{name.upper()}={'' if value is None else value}")
@@ -70,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-running", action="store_true",
                       help="leave the servers the demo started running")
     demo.set_defaults(run=_demo)
+
+    from abstream.experiments_cli import add_experiments_parser
+
+    add_experiments_parser(commands).set_defaults(run=_experiments)
+
+    worker = commands.add_parser("worker", help="run a worker: stream processing and the API")
+    worker.add_argument("--port", type=int, help="the HTTP port (default ABSTREAM_WEB_PORT)")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    worker.set_defaults(run=_worker)
 
     show = commands.add_parser("settings", help="print the effective settings")
     show.set_defaults(run=_settings)

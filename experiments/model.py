@@ -75,6 +75,7 @@ class Experiment:
     phases: tuple[Phase, ...] = (Phase(1),)
     version: int = 1
     description: str = ""
+    requires_approval: bool = False  # changes wait for another actor's approval
 
     @property
     def control(self) -> str:

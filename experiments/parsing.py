@@ -114,7 +114,7 @@ def _type(value: Any) -> str:
 EXPERIMENT_FIELDS = {
     "key", "description", "status", "layer", "layer_slots", "variants", "coverage", "ranges",
     "targeting", "overrides", "metrics", "conversion_window_hours", "start", "end", "salt",
-    "shipped_variant", "phases", "version",
+    "shipped_variant", "phases", "version", "requires_approval",
 }
 
 
@@ -152,6 +152,7 @@ def parse_experiment(doc: Any, problems: list[Problem], index: int = 0) -> Exper
         phases=_phases(read, doc.get("phases")),
         version=read.get(doc, "version", int, "", 1) or 1,
         description=read.get(doc, "description", str, "", "") or "",
+        requires_approval=bool(read.get(doc, "requires_approval", bool, "", False)),
     )
     return experiment if key else None
 
@@ -264,6 +265,7 @@ def experiment_document(experiment: Experiment) -> dict[str, Any]:
                     "started_at": p.started_at.isoformat() if p.started_at else None}
                    for p in experiment.phases],
         "version": experiment.version,
+        "requires_approval": experiment.requires_approval,
     }
 
 

@@ -1,0 +1,185 @@
+"""The config log on Kafka: tailing it into a live snapshot, and writing changes to it.
+
+Every worker (and the API inside it) reads the config topic from the beginning
+with a group-less consumer, folds it into a `ConfigState`, and is ready once it
+has read up to the end offsets it saw at start. Writes go to the same log and
+are confirmed by reading them back: a write counts only if the fold applied it,
+which makes concurrent writers safe without locks (the log orders them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from abstream.errors import AbstreamError
+from experiments.errors import Problem
+from schemas import decode, encode
+from topology.config_state import ConfigRecord, ConfigState
+from topology.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+READ_BACK_TIMEOUT_S = 15.0
+
+
+class WriteRejected(AbstreamError):
+    """The log refused a write: stale (409) or invalid (422); `problems` says why."""
+
+    def __init__(self, problems: list[Problem], stale: bool) -> None:
+        self.problems = problems
+        self.stale = stale
+        super().__init__("; ".join(map(str, problems)))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    change_id: str
+    action: str
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    diff: dict[str, Any]
+    summary: dict[str, Any]
+
+
+class ConfigService:
+    """Tails the config and audit topics; writes changes and reads them back."""
+
+    def __init__(
+        self, bootstrap: str, topics: TopicNames, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.clock = clock
+        self.state = ConfigState()
+        self.history: dict[str, list[dict[str, Any]]] = {}  # "<kind>:<key>" → audit records
+        self.ready = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._write_lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+        )
+        await self._producer.start()
+        await self._consumer.start()
+        partitions = [TopicPartition(self.topics.config, 0),
+                      TopicPartition(self.topics.config_audit, 0)]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_beginning(*partitions)
+        ends = await self._consumer.end_offsets(partitions)
+        self._task = asyncio.create_task(self._tail(ends))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                await client.stop()
+
+    async def _tail(self, ends: dict[TopicPartition, int]) -> None:
+        assert self._consumer is not None
+        if all(end == 0 for end in ends.values()):
+            self.ready.set()
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for partition, messages in batches.items():
+                for message in messages:
+                    self._fold(partition.topic, message)
+            if not self.ready.is_set() and all(
+                await self._consumer.position(tp) >= end for tp, end in ends.items()
+            ):
+                self.ready.set()
+                log.info("config caught up at version %d", self.state.offset)
+            if batches:
+                async with self._progress:
+                    self._progress.notify_all()
+
+    def _fold(self, topic: str, message: Any) -> None:
+        key = message.key.decode() if message.key else ""
+        if topic == self.topics.config_audit:
+            if message.value is not None:
+                self.history.setdefault(key, []).append(decode("audit_record", message.value))
+            return
+        record = None
+        if message.value is not None:
+            try:
+                record = ConfigRecord.from_avro(decode("config_record", message.value))
+            except (AbstreamError, ValueError) as exc:
+                log.error("config record at offset %d is unreadable: %s", message.offset, exc)
+                self.state.rejected[message.offset] = [Problem("config", "record", str(exc))]
+                self.state.offset = message.offset + 1
+                return
+        if not self.state.apply(message.offset, record, key) and record is not None:
+            log.warning("config record %s v%d rejected: %s", key, record.version,
+                        self.state.rejected.get(message.offset))
+
+    async def wait_for(self, offset: int, timeout: float = READ_BACK_TIMEOUT_S) -> None:
+        """Until the fold has read past `offset`."""
+        async with self._progress:
+            await asyncio.wait_for(
+                self._progress.wait_for(lambda: self.state.offset > offset), timeout
+            )
+
+    async def write(
+        self, kind: str, key: str, definition: dict[str, Any] | None, actor: str,
+        audit: AuditEntry, expected_version: int, audit_key: str | None = None,
+    ) -> ConfigRecord:
+        """Write version `expected_version + 1` of a key; return it once applied.
+
+        Raises `WriteRejected` if the key is no longer at `expected_version` (another
+        writer came first) or the result is invalid.
+        """
+        assert self._producer is not None
+        async with self._write_lock:
+            before = expected_version
+            record = ConfigRecord(kind, key, before + 1, actor, int(self.clock() * 1000),
+                                  audit.reason, definition)
+            sent = await self._producer.send_and_wait(
+                self.topics.config, encode("config_record", record.to_avro()),
+                key=record.topic_key.encode(),
+            )
+            await self.wait_for(sent.offset)
+            if sent.offset in self.state.rejected:
+                problems = self.state.rejected[sent.offset]
+                raise WriteRejected(problems, stale=problems[0].field == "version")
+            value = _audit_value(record, before, audit)
+            await self._producer.send_and_wait(
+                self.topics.config_audit, encode("audit_record", value),
+                key=(audit_key or record.topic_key).encode(),
+            )
+            return record
+
+
+def _audit_value(record: ConfigRecord, version_before: int, audit: AuditEntry) -> dict[str, Any]:
+    dump = lambda value: None if value is None else json.dumps(value)  # noqa: E731
+    return {
+        "change_id": audit.change_id, "kind": record.kind, "key": record.key,
+        "action": audit.action, "actor": record.actor, "time": record.time,
+        "reason": audit.reason, "version_before": version_before,
+        "version_after": record.version, "before": dump(audit.before),
+        "after": dump(audit.after), "diff": json.dumps(audit.diff),
+        "summary": json.dumps(audit.summary),
+    }
+
+
+def new_change_id() -> str:
+    return uuid.uuid4().hex[:12]

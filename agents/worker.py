@@ -1,0 +1,55 @@
+"""The worker process: the Faust app with the config service and the HTTP API."""
+
+from __future__ import annotations
+
+import faust
+from aiohttp import web
+from mode import Service
+
+from agents.api import build_api
+from agents.config_service import ConfigService
+from agents.experiment_admin import ExperimentAdmin
+from topology.app import create_app
+from topology.settings import Settings
+from topology.topics import abstream_topics, ensure_topics
+
+
+class ApiServer(Service):
+    """Tails the config log and serves the HTTP API on the worker's web port."""
+
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.config = ConfigService(settings.bootstrap_servers, settings.topics)
+        self._runner: web.AppRunner | None = None
+
+    async def on_start(self) -> None:
+        await ensure_topics(self.settings.bootstrap_servers,
+                            abstream_topics(self.settings.topic_partitions, self.settings.topics))
+        await self.config.start()
+        self._runner = web.AppRunner(build_api(ExperimentAdmin(self.config), self.settings),
+                                     access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.settings.web_host, self.settings.web_port).start()
+        self.log.info("API on http://%s:%d", self.settings.web_host, self.settings.web_port)
+
+    async def on_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.config.stop()
+
+
+def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
+    app = create_app(settings)
+    server = ApiServer(settings)
+    app.web_server(server)
+    return app, server
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run until SIGTERM or SIGINT; stops gracefully."""
+    from faust.worker import Worker
+
+    settings.worker_dir.mkdir(parents=True, exist_ok=True)
+    app, _ = build_worker(settings)
+    Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import TEST_PORTS, Servers
+from tests.workers import WorkerProcess
+
+TOKENS = {"alice": "alice-secret-token", "bob": "bob-secret-token"}
+
+
+@pytest.fixture(scope="session")
+def workers(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[WorkerProcess]]:
+    """Two running workers on a fresh topic namespace of the test broker."""
+    logs = tmp_path_factory.mktemp("workers")
+    env = {
+        "ABSTREAM_STACK": "test",
+        "ABSTREAM_KAFKA_BOOTSTRAP": servers.bootstrap,
+        "ABSTREAM_TOPIC_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        "ABSTREAM_TOPIC_PARTITIONS": "2",
+        "ABSTREAM_API_TOKENS": ",".join(f"{actor}:{token}" for actor, token in TOKENS.items()),
+        **{f"ABSTREAM_{name.upper()}": str(value) for name, value in TEST_PORTS.items()},
+    }
+    started = [WorkerProcess(port, env, Path(logs) / f"worker-{port}.log")
+               for port in (26066, 26067)]
+    try:
+        for worker in started:
+            worker.start()
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()

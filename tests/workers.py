@@ -1,0 +1,60 @@
+"""Real worker processes for integration tests: started, probed, stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents.admin_client import AdminClient, ApiError
+
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class WorkerProcess:
+    port: int
+    env: dict[str, str]
+    log_file: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, token: str | None = None) -> AdminClient:
+        return AdminClient(self.url, token, timeout=30)
+
+    def start(self) -> None:
+        log = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "abstream.cli", "worker", "--port", str(self.port),
+             "--loglevel", "warning"],
+            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker on {self.port} exited; see {self.log_file}")
+            try:
+                if self.client().get("/ready").get("ready"):
+                    return
+            except ApiError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"worker on {self.port} not ready in {READY_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)

@@ -1,0 +1,21 @@
+"""The Faust application every worker runs; agents and services register on it."""
+
+from __future__ import annotations
+
+import faust
+
+from topology.settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.topic_prefix,  # the app id: one app per topic namespace
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+        datadir=str(settings.worker_dir),
+        topic_replication_factor=1,
+        topic_partitions=settings.topic_partitions,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        # One stream of logs per worker, and no terminal tricks when output is a file.
+        worker_redirect_stdouts=False,
+    )
