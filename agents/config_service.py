@@ -63,6 +63,7 @@ class ConfigService:
         self.clock = clock
         self.state = ConfigState()
         self.history: dict[str, list[dict[str, Any]]] = {}  # "<kind>:<key>" → audit records
+        self.audit_offset = 0  # the next audit offset to read
         self.ready = asyncio.Event()
         self._progress = asyncio.Condition()
         self._write_lock = asyncio.Lock()
@@ -104,18 +105,24 @@ class ConfigService:
             for partition, messages in batches.items():
                 for message in messages:
                     self._fold(partition.topic, message)
-            if not self.ready.is_set() and all(
-                await self._consumer.position(tp) >= end for tp, end in ends.items()
-            ):
+            if not self.ready.is_set() and await self._caught_up(ends):
                 self.ready.set()
                 log.info("config caught up at version %d", self.state.offset)
             if batches:
                 async with self._progress:
                     self._progress.notify_all()
 
+    async def _caught_up(self, ends: dict[TopicPartition, int]) -> bool:
+        assert self._consumer is not None
+        for partition, end in ends.items():
+            if await self._consumer.position(partition) < end:
+                return False
+        return True
+
     def _fold(self, topic: str, message: Any) -> None:
         key = message.key.decode() if message.key else ""
         if topic == self.topics.config_audit:
+            self.audit_offset = message.offset + 1
             if message.value is not None:
                 self.history.setdefault(key, []).append(decode("audit_record", message.value))
             return
@@ -132,12 +139,14 @@ class ConfigService:
             log.warning("config record %s v%d rejected: %s", key, record.version,
                         self.state.rejected.get(message.offset))
 
-    async def wait_for(self, offset: int, timeout: float = READ_BACK_TIMEOUT_S) -> None:
-        """Until the fold has read past `offset`."""
+    async def wait_for(
+        self, offset: int, timeout: float = READ_BACK_TIMEOUT_S, audit: bool = False
+    ) -> None:
+        """Until the fold has read past `offset` of the config (or the audit) topic."""
+        done = (lambda: self.audit_offset > offset) if audit else (
+            lambda: self.state.offset > offset)
         async with self._progress:
-            await asyncio.wait_for(
-                self._progress.wait_for(lambda: self.state.offset > offset), timeout
-            )
+            await asyncio.wait_for(self._progress.wait_for(done), timeout)
 
     async def write(
         self, kind: str, key: str, definition: dict[str, Any] | None, actor: str,
@@ -162,10 +171,11 @@ class ConfigService:
                 problems = self.state.rejected[sent.offset]
                 raise WriteRejected(problems, stale=problems[0].field == "version")
             value = _audit_value(record, before, audit)
-            await self._producer.send_and_wait(
+            logged = await self._producer.send_and_wait(
                 self.topics.config_audit, encode("audit_record", value),
                 key=(audit_key or record.topic_key).encode(),
             )
+            await self.wait_for(logged.offset, audit=True)  # read your writes, history too
             return record
 
 

@@ -203,13 +203,17 @@ class ExperimentAdmin:
         return type(result)(canonical, diff(current, canonical), result.allocation)
 
     def _canonical(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Parsed, validated with the whole configuration, and written out in full."""
+        """Parsed, validated with the whole configuration, and written out in full.
+
+        Raises `ConfigError` with every problem: of form (types, unknown fields) and of
+        meaning (weights, ranges, layers), together.
+        """
         config, problems = parse_config({"experiments": [document]})
-        if problems:
-            raise ConfigError(problems)
-        canonical = experiment_document(config.experiments[0])
-        record = ConfigRecord("experiment", canonical["key"], 0, "", 0, "", canonical)
-        problems = self.state.check(record)
+        canonical: dict[str, Any] = {}
+        if config.experiments:
+            canonical = experiment_document(config.experiments[0])
+            record = ConfigRecord("experiment", canonical["key"], 0, "", 0, "", canonical)
+            problems += [p for p in self.state.check(record) if p not in problems]
         if problems:
             raise ConfigError(problems)
         return canonical
