@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import faust
 from aiohttp import web
 from mode import Service
@@ -52,4 +54,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     app, _ = build_worker(settings)
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel)
+    if not sys.stdout.isatty():
+        worker.spinner = None  # no terminal control codes in log files
+    worker.execute_from_commandline()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.worker_process import WorkerProcess
 from tests.servers import TEST_PORTS, Servers
-from tests.workers import WorkerProcess
 
 TOKENS = {"alice": "alice-secret-token", "bob": "bob-secret-token"}
 

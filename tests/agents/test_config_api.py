@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from agents.admin_client import AdminClient, ApiError
+from infra.worker_process import WorkerProcess
 from tests.agents.conftest import TOKENS
-from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.infra
 PROPAGATION_DEADLINE_S = 10.0

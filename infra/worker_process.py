@@ -1,4 +1,4 @@
-"""Real worker processes for integration tests: started, probed, stopped."""
+"""abstream worker processes for the demo, benchmarks and tests: started, probed, stopped."""
 
 from __future__ import annotations
 

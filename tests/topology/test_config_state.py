@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+from topology.config_state import ConfigRecord, ConfigState
+
+
+def record(key: str, version: int, **changes: Any) -> ConfigRecord:
+    definition = {"key": key, "status": "active",
+                  "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}],
+                  **changes}
+    return ConfigRecord("experiment", key, version, "alice", 0, "", definition)
+
+
+def fold(*records: ConfigRecord | None) -> ConfigState:
+    state = ConfigState()
+    for offset, item in enumerate(records):
+        state.apply(offset, item, f"experiment:{item.key if item else 'x'}")
+    return state
+
+
+def test_versions_must_follow_on() -> None:
+    state = fold(record("e", 1), record("e", 3), record("e", 2, coverage=50), record("e", 2))
+    assert state.version_of("experiment", "e") == 2
+    assert state.current("experiment", "e").record.definition["coverage"] == 50
+    assert set(state.rejected) == {1, 3}
+    assert "stale write" in str(state.rejected[3][0])
+
+
+def test_invalid_records_are_rejected_and_the_snapshot_stays_valid() -> None:
+    state = fold(record("e", 1), record("e", 2, coverage=500), record("f", 1, colour="red"))
+    assert set(state.rejected) == {1, 2}
+    assert [e.key for e in state.snapshot().config.experiments] == ["e"]
+    assert state.snapshot().version == 3  # the offset after the last record read
+
+
+def test_the_same_log_gives_the_same_snapshot() -> None:
+    log = [record("e", 1), record("f", 1, coverage=10), record("e", 2, status="paused")]
+    first, second = fold(*log), fold(*log)
+    assert first.snapshot().etag == second.snapshot().etag
+    assert first.snapshot().version == 3
+
+
+def test_deletion_keeps_counting_versions() -> None:
+    deleted = ConfigRecord("experiment", "e", 2, "alice", 0, "", None)
+    state = fold(record("e", 1), deleted)
+    assert state.current("experiment", "e") is None
+    assert state.version_of("experiment", "e") == 2
+    assert state.snapshot().config.experiments == ()
+
+
+def test_layer_overlaps_across_records_are_rejected() -> None:
+    layer = ConfigRecord("layer", "l", 1, "alice", 0, "", {"key": "l"})
+    state = ConfigState()
+    state.apply(0, layer, "layer:l")
+    state.apply(1, record("e", 1, layer="l", layer_slots=[[0, 5999]]), "experiment:e")
+    state.apply(2, record("f", 1, layer="l", layer_slots=[[5000, 9999]]), "experiment:f")
+    assert 2 in state.rejected and "both own bucket 5000" in str(state.rejected[2][0])
