@@ -8,7 +8,8 @@ from topology.settings import load_settings
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("ABSTREAM_KAFKA_BOOTSTRAP", "ABSTREAM_CLICKHOUSE_URL", "ABSTREAM_SINK_URL"):
+    for name in ("ABSTREAM_KAFKA_BOOTSTRAP", "ABSTREAM_CLICKHOUSE_URL", "ABSTREAM_SINK_URL",
+                 "ABSTREAM_API_TOKENS", "ABSTREAM_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ABSTREAM_ENV_FILE", str(tmp_path / "absent.env"))
 
@@ -70,3 +71,17 @@ def test_all_errors_are_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings()
     assert "ABSTREAM_KAFKA_PORT" in str(raised.value)
     assert "ABSTREAM_CLICKHOUSE_PORT" in str(raised.value)
+
+
+def test_api_tokens_name_their_actors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ABSTREAM_API_TOKENS", "alice:alice-token-1, bob:bob-token-22")
+    settings = load_settings()
+    assert settings.token_actors == {"alice-token-1": "alice", "bob-token-22": "bob"}
+    assert "alice-token-1" not in repr(settings)  # secrets stay out of logs
+
+
+@pytest.mark.parametrize("value", ["alice", "alice:short", ":no-actor-token"])
+def test_malformed_api_tokens_are_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ABSTREAM_API_TOKENS", value)
+    with pytest.raises(SettingsError, match="ABSTREAM_API_TOKENS"):
+        load_settings()
