@@ -43,7 +43,7 @@ def main() -> None:
     env = {"ABSTREAM_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
            "ABSTREAM_API_TOKENS": f"bench:{TOKEN}", "ABSTREAM_TOPIC_PARTITIONS": "1"}
     with tempfile.TemporaryDirectory() as logs:
-        workers = [WorkerProcess(port, env, Path(logs) / f"{port}.log") for port in (36066, 36067)]
+        workers = [WorkerProcess(port, env, Path(logs) / f"{port}.log") for port in (26166, 26167)]
         try:
             for worker in workers:
                 worker.start()

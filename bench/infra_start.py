@@ -18,8 +18,8 @@ from pathlib import Path
 from infra import Stack
 from topology.settings import load_settings
 
-PORTS = {"kafka_port": 49092, "kafka_controller_port": 49093,
-         "clickhouse_port": 49000, "clickhouse_http_port": 48123}
+PORTS = {"kafka_port": 29292, "kafka_controller_port": 29293,
+         "clickhouse_port": 29200, "clickhouse_http_port": 28323}
 
 
 def measure(rounds: int) -> dict[str, dict[str, list[float]]]:

@@ -63,3 +63,5 @@ def _containers(database: str) -> Iterator[Servers]:
         yield Servers(
             kafka.get_bootstrap_server(), urlunsplit(url._replace(path=f"/{database}"))
         )
+# Every port here, and in the other tests and benchmarks, stays below 32768, where
+# Linux takes the local ports of outgoing connections from, so none is ever taken.

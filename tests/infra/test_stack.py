@@ -18,8 +18,8 @@ def spare_settings(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     spare = load_settings(
         local_dir=settings.local_dir, stack=f"lifecycle-{tmp_path.name}"[:60],
         kafka_bootstrap=None, clickhouse_url=None,
-        kafka_port=39092, kafka_controller_port=39093,
-        clickhouse_port=39000, clickhouse_http_port=38123,
+        kafka_port=29192, kafka_controller_port=29193,
+        clickhouse_port=29100, clickhouse_http_port=28223,
     )
     yield spare
     Stack(spare).down()
@@ -39,7 +39,7 @@ def test_up_twice_then_down_leaves_nothing_running(spare_settings: Settings) -> 
         statuses = stack.status()
         assert {s.name: s.pid for s in statuses} == pids
         assert all(s.answers and s.managed for s in statuses)
-        assert "127.0.0.1:39092" in statuses[0].describe()
+        assert "127.0.0.1:29192" in statuses[0].describe()
     finally:
         stopped = stack.down()
     assert sorted(stopped) == ["clickhouse", "kafka"]
