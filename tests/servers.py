@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from infra import Stack
 from topology.settings import Settings
 
+# Every port here, and in the other tests and benchmarks, stays below 32768,
+# below the range Linux takes the local ports of outgoing connections from.
 TEST_PORTS = {
     "kafka_port": 29092,
     "kafka_controller_port": 29093,
@@ -63,5 +65,3 @@ def _containers(database: str) -> Iterator[Servers]:
         yield Servers(
             kafka.get_bootstrap_server(), urlunsplit(url._replace(path=f"/{database}"))
         )
-# Every port here, and in the other tests and benchmarks, stays below 32768, where
-# Linux takes the local ports of outgoing connections from, so none is ever taken.
