@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+import yaml
 
 from agents.admin_client import AdminClient, ApiError
 from infra.worker_process import WorkerProcess
@@ -219,3 +220,36 @@ def test_only_drafts_can_be_deleted(workers: list[WorkerProcess]) -> None:
     with pytest.raises(ApiError) as gone:
         api(workers[1]).get(f"/experiments/{draft}")
     assert gone.value.status == 404
+
+
+def test_config_as_code_applies_a_file_once(workers: list[WorkerProcess]) -> None:
+    from agents.apply import apply_config
+    from experiments import config_document, load_config_text
+
+    layer, key = f"layer_{uuid.uuid4().hex[:6]}", new_key()
+    text = f"""
+layers: [{{key: {layer}}}]
+experiments:
+  - key: {key}
+    status: active
+    layer: {layer}
+    layer_slots: [[0, 4999]]
+    coverage: 20
+    variants: [{{key: control, weight: 50}}, {{key: treatment, weight: 50}}]
+"""
+    written = yaml.safe_load(text)
+    canonical = config_document(load_config_text(text))
+    lines: list[str] = []
+    client = api(workers[0])
+    assert apply_config(client, written, canonical, dry_run=True, say=lines.append) == 2
+    assert served(workers[0], key) is None  # a dry run writes nothing
+    assert apply_config(client, written, canonical, dry_run=False, say=lines.append) == 2
+    assert served(workers[0], key)["status"] == "active"
+    assert apply_config(client, written, canonical, dry_run=False, say=lines.append) == 0
+
+    ramped = text.replace("coverage: 20", "coverage: 70")
+    lines.clear()
+    apply_config(client, yaml.safe_load(ramped),
+                 config_document(load_config_text(ramped)), dry_run=False, say=lines.append)
+    assert f"experiment {key}:" in lines and "  users moved: 0 %" in lines
+    assert api(workers[1]).get(f"/experiments/{key}")["experiment"]["coverage"] == 70
