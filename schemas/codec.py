@@ -1,49 +1,65 @@
-"""Encode and decode Kafka values with the project's Avro schemas (`schemas/*.avsc`)."""
+"""Kafka values in Confluent's wire format: magic byte 0, a 4-byte schema id, Avro binary.
+
+Producers in any language with a standard Confluent Avro serializer can write
+abstream's topics directly; readers resolve each record's writer schema (by
+its id) against the current schema, so data written by an older schema stays
+readable (see `docs/schemas.md` for the evolution rules).
+"""
 
 from __future__ import annotations
 
 import io
-import json
-from functools import cache
-from importlib import resources
+import struct
 from typing import Any
 
 import fastavro
+from fastavro.validation import ValidationError
 
-from abstream.errors import AbstreamError
+from schemas.registry import LocalRegistry, Registry, SchemaError, load_schema
 
-
-class SchemaError(AbstreamError):
-    """A record does not fit its schema, or bytes are not a valid encoding."""
-
-
-@cache
-def load_schema(name: str) -> dict[str, Any]:
-    """The parsed schema `schemas/<name>.avsc`."""
-    source = resources.files("schemas").joinpath(f"{name}.avsc")
-    if not source.is_file():
-        raise SchemaError(f"no schema named {name!r}")
-    return fastavro.parse_schema(json.loads(source.read_text()))
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+_registry: Registry = LocalRegistry()
 
 
-def encode(name: str, record: dict[str, Any]) -> bytes:
-    """Validate `record` against schema `name` and encode it (Avro binary, no framing)."""
+def use_registry(registry: Registry) -> None:
+    """Take schema ids from `registry` from now on (a Schema Registry, say)."""
+    global _registry
+    _registry = registry
+
+
+def current_registry() -> Registry:
+    return _registry
+
+
+def encode(name: str, record: dict[str, Any], registry: Registry | None = None) -> bytes:
+    """Validate `record` against the current schema `name` and frame it."""
+    registry = registry or _registry
     schema = load_schema(name)
     try:
         fastavro.validation.validate(record, schema, raise_errors=True)
-    except fastavro.validation.ValidationError as exc:
+    except ValidationError as exc:
         raise SchemaError(f"{name}: {exc}") from None
     buffer = io.BytesIO()
+    buffer.write(_HEADER.pack(MAGIC, registry.writer_id(name)))
     fastavro.schemaless_writer(buffer, schema, record)
     return buffer.getvalue()
 
 
-def decode(name: str, payload: bytes) -> dict[str, Any]:
-    """Decode bytes written by `encode` with the same schema."""
+def decode(name: str, payload: bytes, registry: Registry | None = None) -> dict[str, Any]:
+    """Read framed bytes as a record of the current schema `name`."""
+    registry = registry or _registry
+    if len(payload) < _HEADER.size:
+        raise SchemaError(f"{name}: {len(payload)} bytes is too short for the wire format")
+    magic, schema_id = _HEADER.unpack_from(payload)
+    if magic != MAGIC:
+        raise SchemaError(f"{name}: magic byte {magic}, expected {MAGIC}: not Avro wire format")
+    writer = registry.schema(schema_id)
     buffer = io.BytesIO(payload)
+    buffer.seek(_HEADER.size)
     try:
-        record = fastavro.schemaless_reader(buffer, load_schema(name), None)
-    except (EOFError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        record = fastavro.schemaless_reader(buffer, writer, load_schema(name))
+    except Exception as exc:  # fastavro raises many kinds on corrupt or foreign data
         raise SchemaError(f"{name}: cannot decode {len(payload)} bytes: {exc}") from None
     if buffer.tell() != len(payload):
         raise SchemaError(f"{name}: {len(payload) - buffer.tell()} trailing bytes")
