@@ -27,7 +27,7 @@ OPEN_READS = web.AppKey("open_reads", bool)
 
 
 def build_api(admin: ExperimentAdmin, settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[_errors], client_max_size=settings.max_body_bytes)
     app[ADMIN] = admin
     app[TOKENS] = settings.token_actors
     app[OPEN_READS] = settings.api_open_reads
@@ -97,7 +97,7 @@ def _admin(request: web.Request, write: bool = False) -> tuple[ExperimentAdmin, 
     return admin, actor
 
 
-async def _body(request: web.Request) -> Any:
+async def read_json(request: web.Request) -> Any:
     try:
         return await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -155,7 +155,7 @@ async def get_experiment(request: web.Request) -> web.Response:
 
 async def create_experiment(request: web.Request) -> web.Response:
     admin, actor = _admin(request, write=True)
-    body = await admin.create(await _body(request), actor, request.query.get("reason", ""),
+    body = await admin.create(await read_json(request), actor, request.query.get("reason", ""),
                               dry_run=_flag(request, "dry_run"))
     return _versioned(body, status=200 if body.get("dry_run") else 201)
 
@@ -163,7 +163,7 @@ async def create_experiment(request: web.Request) -> web.Response:
 async def patch_experiment(request: web.Request) -> web.Response:
     admin, actor = _admin(request, write=True)
     status, body = await admin.update(
-        request.match_info["key"], await _body(request), _if_match(request), actor,
+        request.match_info["key"], await read_json(request), _if_match(request), actor,
         request.query.get("reason", ""), dry_run=_flag(request, "dry_run"),
     )
     return _versioned(body) if status == 200 else web.json_response(body, status=status)
@@ -207,7 +207,7 @@ async def _review(request: web.Request, approve: bool) -> web.Response:
 
 async def put_layer(request: web.Request) -> web.Response:
     admin, actor = _admin(request, write=True)
-    key, definition = request.match_info["key"], await _body(request)
+    key, definition = request.match_info["key"], await read_json(request)
     if not isinstance(definition, dict):
         raise HttpError(422, "the body must be a layer definition (a mapping)")
     body = await admin.put("layer", key, {**definition, "key": key}, _if_match(request), actor,
@@ -217,6 +217,6 @@ async def put_layer(request: web.Request) -> web.Response:
 
 async def put_holdout(request: web.Request) -> web.Response:
     admin, actor = _admin(request, write=True)
-    body = await admin.put("holdout", "global", await _body(request), _if_match(request), actor,
+    body = await admin.put("holdout", "global", await read_json(request), _if_match(request), actor,
                            request.query.get("reason", ""))
     return _versioned(body)

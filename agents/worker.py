@@ -11,7 +11,11 @@ from mode import Service
 from agents.api import build_api
 from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
+from agents.ingest_api import Ingestion, add_ingest_routes
+from experiments import ExperimentClient
+from schemas.events import EventLimits
 from topology.app import create_app
+from topology.producer import EventProducer
 from topology.settings import Settings
 from topology.topics import abstream_topics, ensure_topics
 
@@ -23,14 +27,15 @@ class ApiServer(Service):
         super().__init__(**kwargs)
         self.settings = settings
         self.config = ConfigService(settings.bootstrap_servers, settings.topics)
+        self.producer = EventProducer(settings.bootstrap_servers, settings.topics)
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
         await ensure_topics(self.settings.bootstrap_servers,
                             abstream_topics(self.settings.topic_partitions, self.settings.topics))
         await self.config.start()
-        self._runner = web.AppRunner(build_api(ExperimentAdmin(self.config), self.settings),
-                                     access_log=None)
+        await self.producer.start()
+        self._runner = web.AppRunner(self._web_app(), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.web_host, self.settings.web_port).start()
         self.log.info("API on http://%s:%d", self.settings.web_host, self.settings.web_port)
@@ -38,7 +43,22 @@ class ApiServer(Service):
     async def on_stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.producer.stop()
         await self.config.stop()
+
+    def _web_app(self) -> web.Application:
+        settings = self.settings
+        app = build_api(ExperimentAdmin(self.config), settings)
+        snapshot = self.config.state.snapshot
+        add_ingest_routes(app, Ingestion(
+            producer=self.producer,
+            snapshot=snapshot,
+            activations=ExperimentClient(snapshot),
+            limits=EventLimits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
+            max_batch=settings.max_batch_events,
+            max_body=settings.max_body_bytes,
+        ))
+        return app
 
 
 def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:

@@ -72,30 +72,45 @@ class ExperimentClient:
     def snapshot(self) -> ConfigSnapshot:
         return self._snapshot()
 
-    def log_exposure(self, user_id: str, assignment: Assignment, attributes: Any) -> bool:
-        """Hand one exposure to the logger unless this user × experiment × phase was logged."""
-        if self._logger is None or not assignment.enrolled:
-            return False
+    def new_exposure(
+        self, user_id: str, assignment: Assignment, attributes: Any
+    ) -> ExposureRecord | None:
+        """The exposure to log for an enrolled assignment, unless this user × experiment ×
+        phase already had one (remembered in a bounded LRU)."""
+        if not assignment.enrolled:
+            return None
         key = (user_id, assignment.experiment, assignment.phase)
         if key in self._seen:
             self._seen.move_to_end(key)
             self.stats.exposures_deduplicated += 1
-            return False
+            return None
         self._seen[key] = None
         if len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
-        record = ExposureRecord(
+        return ExposureRecord(
             event_id=str(uuid.uuid4()), user_id=user_id, experiment=assignment.experiment,
             variant=assignment.variant, phase=assignment.phase,
             config_version=assignment.version, timestamp=int(self._clock() * 1000),
             attributes=_string_attributes(attributes),
             override=assignment.reason is Reason.OVERRIDE,
         )
+
+    def forget(self, record: ExposureRecord) -> None:
+        """Let a later activation log this exposure again (its logging failed)."""
+        self._seen.pop((record.user_id, record.experiment, record.phase), None)
+
+    def log_exposure(self, user_id: str, assignment: Assignment, attributes: Any) -> bool:
+        """Hand the exposure to the logger, once per user × experiment × phase."""
+        if self._logger is None:
+            return False
+        record = self.new_exposure(user_id, assignment, attributes)
+        if record is None:
+            return False
         try:
             self._logger(record)
         except Exception:  # a failing logger must not break the page being served
             self.stats.logger_errors += 1
-            del self._seen[key]  # let a later activation try again
+            self.forget(record)
             return False
         self.stats.exposures_logged += 1
         return True

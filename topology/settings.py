@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     api_open_reads: bool = Field(True, description="false: reads need a token too")
     api_url: str = Field(f"http://{LOOPBACK}:6066", description="The API the CLI talks to")
     api_token: SecretStr | None = Field(None, description="The CLI's bearer token")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_batch_events: int = Field(1000, ge=1, le=100_000)
+    max_future_skew_s: float = Field(300.0, ge=0, description="clamped up to this, refused after")
 
     @field_validator("api_tokens")
     @classmethod

@@ -1,0 +1,192 @@
+"""Batch assignment lookups and event intake over HTTP.
+
+- ``GET /assignments?user_id=U&country=US&...`` (attributes as query parameters) or
+  ``POST /assignments {"user_id": U, "attributes": {...}, "activate": false}``: every
+  served experiment's assignment in one answer; ``activate=true`` also logs the
+  exposures of the experiments the user is enrolled in (once per user, experiment
+  and phase per worker).
+- ``POST /exposures`` and ``POST /events``: a JSON list of events, or an object
+  with an ``events`` list. Valid events are produced; invalid ones are answered by
+  index and written to the dead-letter topic with the reason. The answer comes only
+  after Kafka acknowledged everything, so a 2xx never loses an event; if Kafka
+  fails the answer is 503 and the whole batch may be sent again (event ids make
+  the retry harmless).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+
+from agents.api import HttpError, read_json
+from experiments import ConfigSnapshot, ExperimentClient, assign_all
+from experiments.client import ExposureRecord
+from schemas.events import EventLimits, InvalidEvent, check_exposure, check_goal
+from topology.producer import EventProducer
+
+log = logging.getLogger(__name__)
+MAX_DEAD_LETTER_BYTES = 512 * 1024
+RESERVED_QUERY = frozenset({"user_id", "activate"})
+
+
+@dataclass
+class Ingestion:
+    producer: EventProducer
+    snapshot: Callable[[], ConfigSnapshot]
+    activations: ExperimentClient  # remembers which exposures were already logged
+    limits: EventLimits
+    max_batch: int = 1000
+    max_body: int = 1024 * 1024
+
+
+INGESTION = web.AppKey("ingestion", Ingestion)
+
+
+def add_ingest_routes(app: web.Application, ingestion: Ingestion) -> None:
+    app[INGESTION] = ingestion
+    app.add_routes([
+        web.get("/assignments", get_assignments),
+        web.post("/assignments", post_assignments),
+        web.post("/exposures", post_exposures),
+        web.post("/events", post_events),
+    ])
+
+
+async def get_assignments(request: web.Request) -> web.Response:
+    query = request.query
+    attributes = {k: v for k, v in query.items() if k not in RESERVED_QUERY}
+    activate = query.get("activate", "").lower() in ("1", "true", "yes")
+    return await _assignments(request.app[INGESTION], query.get("user_id"), attributes, activate)
+
+
+async def post_assignments(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise HttpError(422, "the body must be an object with user_id and attributes")
+    attributes = body.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise HttpError(422, "attributes: must be an object")
+    return await _assignments(request.app[INGESTION], body.get("user_id"), attributes,
+                              body.get("activate") is True)
+
+
+async def _assignments(ingestion: Ingestion, user_id: Any, attributes: dict[str, Any],
+                       activate: bool) -> web.Response:
+    if not isinstance(user_id, str) or not user_id:
+        raise HttpError(422, "user_id: a non-empty string is required")
+    snapshot = ingestion.snapshot()
+    result = assign_all(snapshot, user_id, attributes)
+    logged = 0
+    answer: dict[str, Any] = {"user_id": user_id, "config_version": snapshot.version}
+    if activate:
+        records = [record for a in result.values()
+                   if (record := ingestion.activations.new_exposure(user_id, a, attributes))]
+        try:
+            await ingestion.producer.send_exposures([_exposure(r) for r in records])
+            logged = len(records)
+        except KafkaError as exc:  # the page still gets its variants; a later call retries
+            for record in records:
+                ingestion.activations.forget(record)
+            answer["exposure_error"] = f"exposures not logged: {exc}"
+        answer["exposures_logged"] = logged
+    answer["assignments"] = {
+        key: {"variant": a.variant, "phase": a.phase, "reason": a.reason.value,
+              "enrolled": a.enrolled, "config": a.config}
+        for key, a in result.items()
+    }
+    return web.json_response(answer)
+
+
+def _exposure(record: ExposureRecord) -> dict[str, Any]:
+    return {"event_id": record.event_id, "user_id": record.user_id,
+            "experiment": record.experiment, "variant": record.variant, "phase": record.phase,
+            "config_version": record.config_version, "timestamp": record.timestamp,
+            "received_at": record.timestamp, "attributes": record.attributes,
+            "source": "http:/assignments", "override": record.override}
+
+
+async def post_exposures(request: web.Request) -> web.Response:
+    ingestion = request.app[INGESTION]
+    return await _ingest(request, ingestion.producer.topics.exposures, check_exposure,
+                         ingestion.producer.send_exposures)
+
+
+async def post_events(request: web.Request) -> web.Response:
+    ingestion = request.app[INGESTION]
+    return await _ingest(request, ingestion.producer.topics.events, check_goal,
+                         ingestion.producer.send_goals)
+
+
+async def _ingest(
+    request: web.Request, topic: str, check: Callable, send: Callable
+) -> web.Response:
+    ingestion = request.app[INGESTION]
+    source = f"http:{request.path}"
+    received_at = int(time.time() * 1000)
+    events = await _batch(request, ingestion, topic, source)
+    valid, failures, rejected = [], [], []
+    for index, event in enumerate(events):
+        try:
+            valid.append(check(event, received_at, ingestion.limits))
+        except InvalidEvent as exc:
+            rejected.append({"index": index, "error": str(exc)})
+            failures.append((_key_of(event), _raw(event), str(exc)))
+    try:
+        await send(valid)
+        if failures:
+            await ingestion.producer.send_dead_letters(topic, source, failures)
+    except KafkaError as exc:
+        log.warning("Kafka refused a batch for %s: %s", topic, exc)
+        raise HttpError(503, f"Kafka is unavailable ({exc}); send the batch again") from None
+    return web.json_response({"accepted": len(valid), "rejected": rejected})
+
+
+async def _batch(request: web.Request, ingestion: Ingestion, topic: str,
+                 source: str) -> list[Any]:
+    """The events of a well-formed batch; anything else is dead-lettered and refused."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        await _refuse_body(ingestion, topic, source, b"", "the body is larger than allowed")
+        raise HttpError(413, f"the body is larger than {ingestion.max_body} bytes") from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        await _refuse_body(ingestion, topic, source, raw, f"not JSON: {exc}")
+        raise HttpError(400, f"the body is not JSON: {exc}") from None
+    events = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(events, list):
+        await _refuse_body(ingestion, topic, source, raw, "not a list of events")
+        raise HttpError(422, 'send a JSON list of events, or {"events": [...]}')
+    if len(events) > ingestion.max_batch:
+        await _refuse_body(ingestion, topic, source, raw, f"a batch of {len(events)} events")
+        raise HttpError(413, f"{len(events)} events; send at most {ingestion.max_batch} a batch")
+    return events
+
+
+async def _refuse_body(ingestion: Ingestion, topic: str, source: str, raw: bytes,
+                       reason: str) -> None:
+    if len(raw) > MAX_DEAD_LETTER_BYTES:
+        reason += f" (payload cut to {MAX_DEAD_LETTER_BYTES} of {len(raw)} bytes)"
+        raw = raw[:MAX_DEAD_LETTER_BYTES]
+    try:
+        await ingestion.producer.send_dead_letters(topic, source, [(None, raw, reason)])
+    except KafkaError as exc:
+        raise HttpError(503, f"Kafka is unavailable ({exc})") from None
+
+
+def _key_of(event: Any) -> bytes | None:
+    user = event.get("user_id") if isinstance(event, dict) else None
+    return user.encode() if isinstance(user, str) else None
+
+
+def _raw(event: Any) -> bytes:
+    raw = json.dumps(event, default=str).encode()
+    return raw[:MAX_DEAD_LETTER_BYTES]

@@ -1,0 +1,150 @@
+"""Checking events that arrive as JSON before they become Avro records on Kafka.
+
+Each check returns the record to produce, or raises `InvalidEvent` with a
+reason that names the field. Rules beyond the schema's types:
+
+- ids and names are non-empty strings of at most `max_string_length` characters;
+- attributes are at most `max_attributes` string (or number or boolean) values;
+- `timestamp` (ms since the epoch, event time) defaults to the time received.
+  A timestamp up to `max_future_skew_ms` ahead of the receiving clock is
+  clamped to it (client clocks run fast); further ahead it is refused, since it
+  would sit in the future of every window.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from abstream.errors import AbstreamError
+
+
+class InvalidEvent(AbstreamError):
+    """An event that cannot be used; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class EventLimits:
+    max_string_length: int = 512
+    max_attributes: int = 64
+    max_future_skew_ms: int = 5 * 60 * 1000
+
+
+def check_exposure(raw: Any, received_at: int, limits: EventLimits = EventLimits()) -> dict:
+    event = _mapping(raw)
+    return {
+        "event_id": _event_id(event, limits),
+        "user_id": _text(event, "user_id", limits),
+        "experiment": _text(event, "experiment", limits),
+        "variant": _text(event, "variant", limits),
+        "phase": _integer(event, "phase", default=1, minimum=1),
+        "config_version": _integer(event, "config_version", default=0, minimum=0),
+        "timestamp": _timestamp(event, received_at, limits),
+        "received_at": received_at,
+        "attributes": _attributes(event, limits),
+        "source": _text(event, "source", limits, default=""),
+        "override": _boolean(event, "override"),
+    }
+
+
+def check_goal(raw: Any, received_at: int, limits: EventLimits = EventLimits()) -> dict:
+    event = _mapping(raw)
+    return {
+        "event_id": _event_id(event, limits),
+        "user_id": _text(event, "user_id", limits),
+        "name": _text(event, "name", limits),
+        "value": _value(event),
+        "timestamp": _timestamp(event, received_at, limits),
+        "received_at": received_at,
+        "attributes": _attributes(event, limits),
+    }
+
+
+def _mapping(raw: Any) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InvalidEvent(f"an event must be a JSON object, not {_kind(raw)}")
+    return raw
+
+
+def _text(event: Mapping, name: str, limits: EventLimits, default: str | None = None) -> str:
+    value = event.get(name, default)
+    if value is None:
+        raise InvalidEvent(f"{name}: is required")
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{name}: must be a string, not {_kind(value)}")
+    if not value and default is None:
+        raise InvalidEvent(f"{name}: must not be empty")
+    if len(value) > limits.max_string_length:
+        raise InvalidEvent(f"{name}: longer than {limits.max_string_length} characters")
+    return value
+
+
+def _event_id(event: Mapping, limits: EventLimits) -> str:
+    if event.get("event_id") is None:
+        return str(uuid.uuid4())  # a producer that does not retry needs none
+    return _text(event, "event_id", limits)
+
+
+def _integer(event: Mapping, name: str, default: int, minimum: int) -> int:
+    value = event.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidEvent(f"{name}: must be an integer, not {_kind(value)}")
+    if not minimum <= value < 2**62:
+        raise InvalidEvent(f"{name}: must be {minimum} or more")
+    return value
+
+
+def _timestamp(event: Mapping, received_at: int, limits: EventLimits) -> int:
+    if event.get("timestamp") is None:
+        return received_at
+    value = _integer(event, "timestamp", default=0, minimum=0)
+    if value > received_at + limits.max_future_skew_ms:
+        ahead = (value - received_at) / 1000
+        raise InvalidEvent(f"timestamp: {ahead:.0f} s in the future (ms since the epoch?)")
+    return min(value, received_at)
+
+
+def _value(event: Mapping) -> float | None:
+    value = event.get("value")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidEvent(f"value: must be a number, not {_kind(value)}")
+    if not math.isfinite(value):
+        raise InvalidEvent("value: must be finite")
+    return float(value)
+
+
+def _boolean(event: Mapping, name: str) -> bool:
+    value = event.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidEvent(f"{name}: must be true or false, not {_kind(value)}")
+    return value
+
+
+def _attributes(event: Mapping, limits: EventLimits) -> dict[str, str]:
+    raw = event.get("attributes") or {}
+    if not isinstance(raw, Mapping):
+        raise InvalidEvent(f"attributes: must be an object, not {_kind(raw)}")
+    if len(raw) > limits.max_attributes:
+        raise InvalidEvent(f"attributes: more than {limits.max_attributes}")
+    attributes = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise InvalidEvent(f"attributes.{key}: must be a string, number or boolean")
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if len(key) > limits.max_string_length or len(text) > limits.max_string_length:
+            raise InvalidEvent(f"attributes.{key}: longer than {limits.max_string_length}")
+        attributes[str(key)] = text
+    return attributes
+
+
+def _kind(value: Any) -> str:
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+             str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
