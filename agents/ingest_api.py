@@ -19,14 +19,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from agents.api import HttpError, read_json
-from experiments import ConfigSnapshot, ExperimentClient, assign_all
+from experiments import Assignment, ConfigSnapshot, ExperimentClient, assign_all
 from experiments.client import ExposureRecord
 from schemas.events import EventLimits, InvalidEvent, check_exposure, check_goal
 from topology.producer import EventProducer
@@ -44,6 +45,7 @@ class Ingestion:
     limits: EventLimits
     max_batch: int = 1000
     max_body: int = 1024 * 1024
+    fragments: AssignmentFragments = field(default_factory=lambda: AssignmentFragments())
 
 
 INGESTION = web.AppKey("ingestion", Ingestion)
@@ -89,19 +91,47 @@ async def _assignments(ingestion: Ingestion, user_id: Any, attributes: dict[str,
         records = [record for a in result.values()
                    if (record := ingestion.activations.new_exposure(user_id, a, attributes))]
         try:
-            await ingestion.producer.send_exposures([_exposure(r) for r in records])
+            await ingestion.producer.send_exposures([_exposure(r) for r in records],
+                                                    checked=True)
             logged = len(records)
         except KafkaError as exc:  # the page still gets its variants; a later call retries
             for record in records:
                 ingestion.activations.forget(record)
             answer["exposure_error"] = f"exposures not logged: {exc}"
         answer["exposures_logged"] = logged
-    answer["assignments"] = {
-        key: {"variant": a.variant, "phase": a.phase, "reason": a.reason.value,
-              "enrolled": a.enrolled, "config": a.config}
-        for key, a in result.items()
-    }
-    return web.json_response(answer)
+    head = json.dumps(answer)[:-1]
+    fragments = ingestion.fragments.of(snapshot)
+    body = ",".join(fragments(key, a) for key, a in result.items())
+    return web.Response(text=f'{head}, "assignments": {{{body}}}}}',
+                        content_type="application/json")
+
+
+class AssignmentFragments:
+    """The JSON of each possible assignment, written once per snapshot.
+
+    A snapshot precomputes every answer it can give, so the JSON of those few
+    objects can be cached too: a lookup then joins strings instead of encoding
+    a hundred small objects.
+    """
+
+    def __init__(self) -> None:
+        self._snapshot: ConfigSnapshot | None = None
+        self._cache: dict[int, str] = {}
+
+    def of(self, snapshot: ConfigSnapshot) -> Callable[[str, Assignment], str]:
+        if snapshot is not self._snapshot:  # ids are only stable while it lives
+            self._snapshot, self._cache = snapshot, {}
+        cache = self._cache
+
+        def fragment(key: str, a: Assignment) -> str:
+            text = cache.get(id(a))
+            if text is None:
+                text = cache[id(a)] = json.dumps(key) + ": " + json.dumps({
+                    "variant": a.variant, "phase": a.phase, "reason": a.reason.value,
+                    "enrolled": a.enrolled, "config": a.config})
+            return text
+
+        return fragment
 
 
 def _exposure(record: ExposureRecord) -> dict[str, Any]:
@@ -115,13 +145,13 @@ def _exposure(record: ExposureRecord) -> dict[str, Any]:
 async def post_exposures(request: web.Request) -> web.Response:
     ingestion = request.app[INGESTION]
     return await _ingest(request, ingestion.producer.topics.exposures, check_exposure,
-                         ingestion.producer.send_exposures)
+                         partial(ingestion.producer.send_exposures, checked=True))
 
 
 async def post_events(request: web.Request) -> web.Response:
     ingestion = request.app[INGESTION]
     return await _ingest(request, ingestion.producer.topics.events, check_goal,
-                         ingestion.producer.send_goals)
+                         partial(ingestion.producer.send_goals, checked=True))
 
 
 async def _ingest(

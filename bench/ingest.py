@@ -79,8 +79,10 @@ def _ms(text: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", default="8,32",
+                        help="comma-separated concurrency levels to measure")
     args = parser.parse_args()
+    levels = [int(level) for level in args.connections.split(",")]
     wrk = ensure_command("wrk", ["wrk"])
     settings = load_settings()
     started = [n for n, s in Stack(settings).up(["kafka"]).items() if s is not None]
@@ -94,20 +96,25 @@ def main() -> None:
             create_experiments(worker, 100)
             (folder / "lookup.lua").write_text(LOOKUP_SCRIPT)
             (folder / "events.lua").write_text(events_script(100))
-            lookups = run_wrk(wrk, f"{worker.url}/assignments", folder / "lookup.lua",
-                              args.seconds, args.connections)
-            events = run_wrk(wrk, f"{worker.url}/events", folder / "events.lua",
-                             args.seconds, args.connections)
+            results = []
+            for connections in levels:
+                for name, path, script in (
+                    ("GET /assignments (100 experiments)", "/assignments", "lookup.lua"),
+                    ("POST /events (batches of 100)", "/events", "events.lua"),
+                ):
+                    measured = run_wrk(wrk, worker.url + path, folder / script, args.seconds,
+                                       connections)
+                    results.append((name, connections, measured))
         finally:
             worker.stop()
             Stack(settings).down(started)
-    print(f"one worker process, {args.connections} connections, {args.seconds} s each")
-    print(f"{'endpoint':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, result in (("GET /assignments (100 experiments)", lookups),
-                         ("POST /events (batches of 100)", events)):
-        print(f"{name:<34} {result['rate']:>8.0f} {result['p50']:>8.2f} {result['p99']:>8.2f} "
-              f"{result['errors']:>8}")
-    print(f"events ingested per second: {events['rate'] * 100:.0f}")
+    print(f"one worker process, {args.seconds} s per row")
+    print(f"{'endpoint':<34} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'events/s':>9} {'non-2xx':>8}")
+    for name, connections, r in results:
+        events = r["rate"] * 100 if "events" in name else r["rate"]
+        print(f"{name:<34} {connections:>5} {r['rate']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
+              f"{events:>9.0f} {r['errors']:>8}")
 
 
 if __name__ == "__main__":

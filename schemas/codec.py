@@ -32,14 +32,21 @@ def current_registry() -> Registry:
     return _registry
 
 
-def encode(name: str, record: dict[str, Any], registry: Registry | None = None) -> bytes:
-    """Validate `record` against the current schema `name` and frame it."""
+def encode(
+    name: str, record: dict[str, Any], registry: Registry | None = None, validate: bool = True
+) -> bytes:
+    """Validate `record` against the current schema `name` and frame it.
+
+    `validate=False` skips the (costly) validation for records already checked
+    field by field, such as those from `schemas.events`.
+    """
     registry = registry or _registry
     schema = load_schema(name)
-    try:
-        fastavro.validation.validate(record, schema, raise_errors=True)
-    except ValidationError as exc:
-        raise SchemaError(f"{name}: {exc}") from None
+    if validate:
+        try:
+            fastavro.validation.validate(record, schema, raise_errors=True)
+        except ValidationError as exc:
+            raise SchemaError(f"{name}: {exc}") from None
     buffer = io.BytesIO()
     buffer.write(_HEADER.pack(MAGIC, registry.writer_id(name)))
     fastavro.schemaless_writer(buffer, schema, record)

@@ -46,11 +46,15 @@ class EventProducer:
             raise RuntimeError("EventProducer.start() was not awaited")
         return self._producer
 
-    async def send_exposures(self, records: Sequence[dict[str, Any]]) -> None:
-        await self._send_all(self.topics.exposures, "exposure", records)
+    async def send_exposures(
+        self, records: Sequence[dict[str, Any]], *, checked: bool = False
+    ) -> None:
+        """Produce Exposure records; `checked`: they come from `check_exposure` already."""
+        await self._send_all(self.topics.exposures, "exposure", records, checked)
 
-    async def send_goals(self, records: Sequence[dict[str, Any]]) -> None:
-        await self._send_all(self.topics.events, "goal_event", records)
+    async def send_goals(self, records: Sequence[dict[str, Any]], *, checked: bool = False) -> None:
+        """Produce GoalEvent records; `checked`: they come from `check_goal` already."""
+        await self._send_all(self.topics.events, "goal_event", records, checked)
 
     async def send_dead_letters(
         self, topic: str, source: str, failures: Iterable[tuple[bytes | None, bytes, str]]
@@ -64,9 +68,11 @@ class EventProducer:
                    for letter in letters]
         await asyncio.gather(*futures)
 
-    async def _send_all(self, topic: str, schema: str, records: Sequence[dict[str, Any]]) -> None:
+    async def _send_all(
+        self, topic: str, schema: str, records: Sequence[dict[str, Any]], checked: bool
+    ) -> None:
         """Send every record and return once Kafka acknowledged them all (or raise)."""
-        futures = [await self._client.send(topic, encode(schema, record),
-                                             key=record["user_id"].encode())
+        futures = [await self._client.send(topic, encode(schema, record, validate=not checked),
+                                           key=record["user_id"].encode())
                    for record in records]
         await asyncio.gather(*futures)
