@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.experiment_admin import AdminError, ExperimentAdmin
 from topology.settings import Settings
@@ -34,6 +35,7 @@ def build_api(admin: ExperimentAdmin, settings: Settings) -> web.Application:
     app.add_routes([
         web.get("/health", health),
         web.get("/ready", ready),
+        web.get("/metrics", prometheus_metrics),
         web.get("/config", served_config),
         web.get("/experiments", list_experiments),
         web.post("/experiments", create_experiment),
@@ -124,6 +126,10 @@ def _versioned(body: dict[str, Any], status: int = 200) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def ready(request: web.Request) -> web.Response:

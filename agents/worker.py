@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import faust
@@ -12,12 +13,14 @@ from agents.api import build_api
 from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
 from agents.ingest_api import Ingestion, add_ingest_routes
+from agents.pipeline import register_pipeline
 from experiments import ExperimentClient
+from infra.errors import InfraError
 from schemas.events import EventLimits
 from topology.app import create_app
 from topology.producer import EventProducer
 from topology.settings import Settings
-from topology.topics import abstream_topics, ensure_topics
+from topology.topics import abstream_topics, describe_topic, ensure_topics
 
 
 class ApiServer(Service):
@@ -31,8 +34,6 @@ class ApiServer(Service):
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
-        await ensure_topics(self.settings.bootstrap_servers,
-                            abstream_topics(self.settings.topic_partitions, self.settings.topics))
         await self.config.start()
         await self.producer.start()
         self._runner = web.AppRunner(self._web_app(), access_log=None)
@@ -61,10 +62,25 @@ class ApiServer(Service):
         return app
 
 
+async def prepare_topics(settings: Settings) -> None:
+    """Create missing topics; refuse to run when a user's exposures and goal events could
+    land on different workers."""
+    await ensure_topics(settings.bootstrap_servers,
+                        abstream_topics(settings.topic_partitions, settings.topics))
+    topics = settings.topics
+    counts = {name: (await describe_topic(settings.bootstrap_servers, name))[0]
+              for name in (topics.exposures, topics.events)}
+    if len(set(counts.values())) != 1:
+        listing = ", ".join(f"{name} has {n}" for name, n in counts.items())
+        raise InfraError(f"exposures and events must have the same number of partitions "
+                         f"({listing}); repartition one of them")
+
+
 def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
     app = create_app(settings)
     server = ApiServer(settings)
     app.web_server(server)
+    register_pipeline(app, settings, server.config)
     return app, server
 
 
@@ -73,6 +89,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from faust.worker import Worker
 
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(prepare_topics(settings))  # before Faust subscribes to them
     app, _ = build_worker(settings)
     worker = Worker(app, loglevel=loglevel)
     if not sys.stdout.isatty():

@@ -13,7 +13,9 @@
 A goal counts for an experiment if its name is one of the experiment's metric
 events and its time lies in [first exposure − skew, first exposure + window].
 Overrides are kept (their exposures enrol) but produce no facts for analysis.
-Everything is event time; callers pass the stream's watermark in.
+Everything is event time. The grace period runs on the user's own clock: the
+newest event time seen for them (`watermark`), so a backfill of old data or a
+slow partition does not cut other users' grace short.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class UserState:
         self.days: dict[str, dict[str, list[float]]] = {}  # name → day number → [count, sum]
         self.offsets: dict[str, int] = {}  # "topic/partition" → last offset applied
         self.version = 0  # counts changes: the sink keeps the highest
+        self.watermark = 0  # the newest event time of this user: their grace clock
 
     # Replays
 
@@ -110,6 +113,7 @@ class UserState:
         """
         key = f"{exposure['experiment']}/{exposure['phase']}"
         time = exposure["timestamp"]
+        self.watermark = max(self.watermark, time)
         current = self.exposures.get(key)
         if current is None:
             current = self.exposures[key] = {
@@ -134,6 +138,7 @@ class UserState:
     def on_goal(self, goal: Mapping[str, Any], experiments: Mapping[str, ExperimentRules]) -> None:
         """Apply a goal: to the history, and to every exposure whose metrics count it."""
         time, name, value = goal["timestamp"], goal["name"], goal.get("value") or 0.0
+        self.watermark = max(self.watermark, time)
         self.recent.append([time, name, value])
         if len(self.recent) > self.rules.max_recent_goals:
             self.recent.sort()
@@ -212,7 +217,8 @@ class UserState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "exposures": self.exposures, "recent": self.recent,
-                "days": self.days, "offsets": self.offsets, "version": self.version}
+                "days": self.days, "offsets": self.offsets, "version": self.version,
+                "watermark": self.watermark}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any],
@@ -220,7 +226,7 @@ class UserState:
         state = cls(data["user_id"], rules)
         state.exposures, state.recent = dict(data["exposures"]), list(data["recent"])
         state.days, state.offsets = dict(data["days"]), dict(data["offsets"])
-        state.version = data["version"]
+        state.version, state.watermark = data["version"], data.get("watermark", 0)
         return state
 
 

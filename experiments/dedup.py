@@ -26,29 +26,34 @@ class Verdict(StrEnum):
 
 @dataclass
 class DedupWindow:
-    seen: MutableMapping[str, int]  # event id → event time (ms)
+    seen: MutableMapping[str, list]  # event id → [event time (ms), origin]
     retention_ms: int = DEFAULT_RETENTION_MS
     watermark_ms: int = 0  # the newest event time seen; never goes back
     duplicates: int = 0
     too_late: int = 0
     _order: list[tuple[int, str]] = field(default_factory=list, repr=False)
 
-    def check(self, event_id: str, time_ms: int) -> Verdict:
-        """Classify an event, and remember it if it is new."""
+    def check(self, event_id: str, time_ms: int, origin: str = "") -> Verdict:
+        """Classify an event, and remember it if it is new.
+
+        `origin` names the message (topic, partition, offset): the same message read
+        again after a crash is not a duplicate of itself, so it stays NEW.
+        """
         if time_ms < self.watermark_ms - self.retention_ms:
             self.too_late += 1
             return Verdict.TOO_LATE
-        if event_id in self.seen:
+        known = self.seen.get(event_id)
+        if known is not None and not (origin and known[1] == origin):
             self.duplicates += 1
             return Verdict.DUPLICATE
-        self.seen[event_id] = time_ms
+        self.seen[event_id] = [time_ms, origin]
         self._order.append((time_ms, event_id))
         self.watermark_ms = max(self.watermark_ms, time_ms)
         return Verdict.NEW
 
     def rebuild(self) -> None:
         """Recover the expiry order and the watermark from `seen` (after a restart)."""
-        self._order = sorted((time, event_id) for event_id, time in self.seen.items())
+        self._order = sorted((entry[0], event_id) for event_id, entry in self.seen.items())
         if self._order:
             self.watermark_ms = max(self.watermark_ms, self._order[-1][0])
 

@@ -14,6 +14,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.worker_dir),
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
+        store="rocksdb://",  # tables on local RocksDB, rebuilt from their changelogs
         web_host=settings.web_host,
         web_port=settings.web_port,
         # One stream of logs per worker, and no terminal tricks when output is a file.

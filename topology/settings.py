@@ -85,8 +85,8 @@ class Settings(BaseSettings):
 
     @property
     def worker_dir(self) -> Path:
-        """The worker's own state (RocksDB tables), one per web port on a machine."""
-        return self.home / "workers" / str(self.web_port)
+        """The worker's own state (RocksDB tables): one per app (topic prefix) and web port."""
+        return self.home / "workers" / self.topic_prefix / str(self.web_port)
 
     @property
     def manages_kafka(self) -> bool:

@@ -49,6 +49,10 @@ class TopicNames:
     def alerts(self) -> str:
         return f"{self.prefix}.alerts"
 
+    @property
+    def facts(self) -> str:
+        return f"{self.prefix}.facts"
+
 
 def abstream_topics(partitions: int, names: TopicNames | None = None) -> list[TopicSpec]:
     """Every topic, with `partitions` for the user-keyed (co-partitioned) streams."""
@@ -61,6 +65,8 @@ def abstream_topics(partitions: int, names: TopicNames | None = None) -> list[To
         TopicSpec(names.config_audit, 1, _KEEP_FOREVER),
         TopicSpec(names.deadletter, partitions),
         TopicSpec(names.alerts, 1),
+        # Per-user facts for the sink: latest version per key is all that matters.
+        TopicSpec(names.facts, partitions, {"cleanup.policy": "compact"}),
     ]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 from infra.worker_process import WorkerProcess
 from tests.servers import TEST_PORTS, Servers
+from topology.settings import load_settings
 
 TOKENS = {"alice": "alice-secret-token", "bob": "bob-secret-token"}
 
@@ -35,3 +37,5 @@ def workers(
     finally:
         for worker in started:
             worker.stop()
+        state = load_settings(stack="test", topic_prefix=env["ABSTREAM_TOPIC_PREFIX"])
+        shutil.rmtree(state.worker_dir.parent, ignore_errors=True)  # this run's RocksDB

@@ -39,7 +39,7 @@ def test_the_watermark_never_goes_back() -> None:
 
 
 def test_a_restarted_window_recovers_from_its_store() -> None:
-    store: dict[str, int] = {}
+    store: dict[str, list] = {}
     first = DedupWindow(store, retention_ms=7 * DAY)
     first.check("old", 0)
     first.check("new", 9 * DAY)
@@ -48,3 +48,10 @@ def test_a_restarted_window_recovers_from_its_store() -> None:
     assert second.watermark_ms == 9 * DAY
     assert second.check("new", 9 * DAY) is Verdict.DUPLICATE
     assert second.expire() == 1 and "old" not in store
+
+
+def test_the_same_message_read_again_is_not_its_own_duplicate() -> None:
+    window = DedupWindow({})
+    assert window.check("e1", 1_000, origin="events/0@41") is Verdict.NEW
+    assert window.check("e1", 1_000, origin="events/0@41") is Verdict.NEW  # replayed
+    assert window.check("e1", 1_000, origin="events/0@57") is Verdict.DUPLICATE  # sent twice

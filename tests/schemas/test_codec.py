@@ -45,6 +45,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "observed": {"blue": 4500, "green": 5500}, "expected_share": {"blue": 0.5, "green": 0.5},
         "p_value": 1e-23, "statistic": 100.0, "detected_at": 1_795_000_000_000,
     },
+    "fact": {
+        "experiment": "checkout", "phase": 1, "variant": "green", "user_id": "u-1",
+        "first_exposure": 1_795_000_000_000, "attributes": {"platform": "web"},
+        "values": {"bought": 1.0, "aov:num": 30.0, "aov:den": 1.0},
+        "covariates": {"bought": 0.0}, "multiple_exposures": False, "version": 9,
+    },
     "dead_letter": {
         "topic": "abstream.events", "key": b"u-1", "payload": b"\xff\x00not json",
         "error": "not JSON", "received_at": 1_795_000_000_000, "source": "http:/events",
