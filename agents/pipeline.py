@@ -41,11 +41,18 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
                 e.key: ExperimentRules.of(e) for e in snapshot.config.experiments}
         return rules_cache[snapshot.version]
 
-    processor = JoinProcessor(users, seen, topics, experiments)
+    processor = JoinProcessor(
+        users, seen, topics, experiments, settings.attribution,
+        retention_ms=int(settings.dedup_retention_days * 86_400_000),
+    )
 
     @app.agent(source, name="join")
     async def join(stream: faust.StreamT) -> None:
         async for event in stream.events():
+            if not config.ready.is_set():
+                # Attribution needs the experiments: after a restart the join may start
+                # before the config log has been read again.
+                await config.ready.wait()
             message = event.message
             outcome = processor.process(message.topic, message.partition, message.offset,
                                         message.key, message.value)

@@ -49,6 +49,12 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"worker on {self.port} not ready in {READY_TIMEOUT_S:.0f} s")
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown, no commit, no flush."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

@@ -15,6 +15,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
         store="rocksdb://",  # tables on local RocksDB, rebuilt from their changelogs
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_commit_interval=settings.commit_interval_s,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 3),
         web_host=settings.web_host,
         web_port=settings.web_port,
         # One stream of logs per worker, and no terminal tricks when output is a file.

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abstream.errors import SettingsError
+from experiments.attribution import AttributionRules
 from topology.topics import TopicNames
 
 LOOPBACK = "127.0.0.1"
@@ -55,6 +56,13 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(1000, ge=1, le=100_000)
     max_future_skew_s: float = Field(300.0, ge=0, description="clamped up to this, refused after")
 
+    dedup_retention_days: float = Field(7.0, gt=0, description="also the maximum lateness")
+    grace_minutes: float = Field(10.0, ge=0, description="exact goal history per user")
+    lookback_days: int = Field(14, ge=0, le=365, description="CUPED pre-period")
+    clock_skew_s: float = Field(60.0, ge=0, description="a goal this early still counts")
+    kafka_session_timeout_s: float = Field(30.0, ge=6, le=300)
+    commit_interval_s: float = Field(2.8, gt=0, le=600, description="how often offsets commit")
+
     @field_validator("api_tokens")
     @classmethod
     def _tokens_are_pairs(cls, value: SecretStr | None) -> SecretStr | None:
@@ -87,6 +95,13 @@ class Settings(BaseSettings):
     def worker_dir(self) -> Path:
         """The worker's own state (RocksDB tables): one per app (topic prefix) and web port."""
         return self.home / "workers" / self.topic_prefix / str(self.web_port)
+
+    @property
+    def attribution(self) -> AttributionRules:
+        return AttributionRules(
+            grace_ms=int(self.grace_minutes * 60_000), lookback_days=self.lookback_days,
+            clock_skew_ms=int(self.clock_skew_s * 1000),
+        )
 
     @property
     def manages_kafka(self) -> bool:
