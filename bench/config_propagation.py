@@ -11,6 +11,7 @@ pause and a resume, and times from the write being sent until each worker's
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -52,6 +53,8 @@ def main() -> None:
             for worker in workers:
                 worker.stop()
             Stack(settings).down(started)
+            state = load_settings(topic_prefix=env["ABSTREAM_TOPIC_PREFIX"]).worker_dir.parent
+            shutil.rmtree(state, ignore_errors=True)
     print(f"config change → visible in GET /config, {changes} changes, milliseconds")
     for name, values in delays.items():
         ordered = sorted(values)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -108,6 +109,8 @@ def main() -> None:
         finally:
             worker.stop()
             Stack(settings).down(started)
+            state = load_settings(topic_prefix=env["ABSTREAM_TOPIC_PREFIX"]).worker_dir.parent
+            shutil.rmtree(state, ignore_errors=True)
     print(f"one worker process, {args.seconds} s per row")
     print(f"{'endpoint':<34} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'events/s':>9} {'non-2xx':>8}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,7 @@ def main() -> None:
             rates["full join (worker)"] = full_pipeline(prefix, expected, Path(logs))
     finally:
         Stack(settings).down(started)
+        shutil.rmtree(load_settings(topic_prefix=prefix).worker_dir.parent, ignore_errors=True)
     print(f"{expected} events ({args.users} users, 1 exposure and {args.goals} goals each)")
     floor = rates["Faust, decode only"]
     for name, rate in rates.items():
