@@ -89,6 +89,10 @@ def test_both_workers_see_a_kill(workers: list[WorkerProcess]) -> None:
                         {"status": "concluded", "shipped_variant": None}, 2)
     seen = [wait_until_served(worker, key, "concluded") for worker in workers]
     print(f"kill visible on both workers after {max(seen) * 1000:.0f} ms")
+    for worker in workers:  # everyone is shown the control now, and nobody is enrolled
+        answer = worker.client().get("/assignments", user_id="someone")["assignments"][key]
+        assert (answer["variant"], answer["reason"], answer["enrolled"]) == (
+            "control", "concluded", False)
 
 
 def test_stale_write_is_refused_with_409(workers: list[WorkerProcess]) -> None:
