@@ -14,7 +14,7 @@ from typing import Any
 
 from abstream.errors import AbstreamError
 from agents.config_service import AuditEntry, ConfigService, WriteRejected, new_change_id
-from experiments import experiment_document, parse_config
+from experiments import ConfigSnapshot, experiment_document, parse_config
 from experiments.changes import ChangeResult, apply_patch, diff, new_experiment
 from experiments.errors import ConfigError, Problem
 from experiments.model import Status
@@ -54,6 +54,7 @@ class ExperimentAdmin:
     def __init__(self, service: ConfigService, clock: Callable[[], float] = time.time) -> None:
         self.service = service
         self.clock = clock
+        self._served: tuple[ConfigSnapshot, dict[str, Any]] | None = None
 
     @property
     def state(self) -> ConfigState:
@@ -74,9 +75,12 @@ class ExperimentAdmin:
     def served_config(self) -> dict[str, Any]:
         """What SDKs poll: every non-draft experiment, the layers and the holdout."""
         snapshot = self.state.snapshot()
-        document = config_document(snapshot.config)
-        document["experiments"] = [e for e in document["experiments"] if e["status"] != "draft"]
-        return {"version": snapshot.version, **document}
+        if self._served is None or self._served[0] is not snapshot:  # built once per change
+            document = config_document(snapshot.config)
+            document["experiments"] = [e for e in document["experiments"]
+                                       if e["status"] != "draft"]
+            self._served = (snapshot, {"version": snapshot.version, **document})
+        return self._served[1]
 
     def pending(self, key: str) -> list[dict[str, Any]]:
         return [{"id": a.record.key.split("/", 1)[1], **a.record.definition}
