@@ -8,7 +8,6 @@ tables whose changelogs Faust writes before it commits offsets.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import faust
@@ -18,38 +17,10 @@ from agents.config_service import ConfigService
 from agents.join import JoinProcessor
 from experiments.attribution import ExperimentRules
 from schemas import encode
+from topology.faust_fixes import drain_buffer_before_commit, seek_uncommitted_to_beginning
 from topology.settings import Settings
 
 EXPIRE_EVERY_S = 60.0
-
-
-DRAIN_STALL_S = 5.0
-
-
-def drain_buffer_before_commit(app: faust.App) -> None:
-    """Make Faust's pre-commit flush wait for the buffered table changelog writes.
-
-    Faust flushes its producer before it commits offsets, but the buffer of table
-    changelog writes gives up after 0.1 s without a message sent (faust-streaming
-    0.15.3), which under load lets a commit overtake writes still buffered: after a
-    crash those state changes would be lost with their offsets committed. Here the
-    flush waits as long as the buffer keeps draining, giving up only after
-    DRAIN_STALL_S without progress (as during a rebalance, when sends wait on it).
-    """
-    producer = app.producer
-    flush = producer.flush
-
-    async def flush_everything() -> None:
-        buffer = producer.buffer
-        while buffer.size:
-            buffer.message_sent.clear()
-            try:
-                await asyncio.wait_for(buffer.message_sent.wait(), DRAIN_STALL_S)
-            except TimeoutError:
-                break
-        await flush()
-
-    producer.flush = flush_everything  # type: ignore[method-assign]
 
 
 def register_pipeline(app: faust.App, settings: Settings, config: ConfigService) -> None:
@@ -72,6 +43,7 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
         return rules_cache[snapshot.version]
 
     drain_buffer_before_commit(app)
+    seek_uncommitted_to_beginning(app, {topics.exposures, topics.events})
     processor = JoinProcessor(
         users, seen, topics, experiments, settings.attribution,
         retention_ms=int(settings.dedup_retention_days * 86_400_000),
