@@ -1,34 +1,40 @@
-"""One message of the streaming join: decode, deduplicate, update the user, emit facts.
+"""A batch of messages of the streaming join: decode, deduplicate, update users, emit facts.
 
-`JoinProcessor` holds no Kafka or Faust objects: it reads and writes two
-mappings (the user states and the seen event ids; RocksDB tables in the worker)
-and returns what to send. The Faust agent in `agents.pipeline` is a thin loop
-around it, and tests drive it directly.
+`JoinProcessor` holds no Kafka or Faust objects: it reads the stored user states
+from a mapping (a RocksDB table in the worker) and returns what to store and
+what to send. The Faust agent in `agents.pipeline` is a thin loop around it, and
+tests drive it directly.
 
-Replays are exact: the user's state remembers the last offset it applied per
-partition, so a message read again after a crash changes nothing, but its
-user's facts are emitted again (the sink keeps the highest version), which
-closes the gap of a change that reached the local store but not the sink.
+A batch touches each of its users once: the user's state is loaded once,
+every message of theirs is applied in order, and the final state is stored once
+and its facts sent once. Replays are exact: the user's state remembers the last
+offset it applied per partition, so a message read again after a crash changes
+nothing, but its user's facts are sent again (the sink keeps the highest
+version), which closes the gap of a change that reached the store but not the
+sink.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents import metrics
 from experiments.attribution import AttributionRules, ExperimentRules, Fact, UserState
-from experiments.dedup import DEFAULT_RETENTION_MS, DedupWindow, Verdict
+from experiments.dedup import Verdict
 from schemas import SchemaError, decode, encode
 from topology.topics import TopicNames
 
-DeadLetter = tuple[bytes | None, bytes, str]  # key, raw payload, reason
+Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
+DeadLetter = tuple[str, bytes | None, bytes, str]  # topic, key, raw payload, reason
 
 
 @dataclass
 class Outcome:
+    # user_id → (index in the batch of the user's last message, state to store)
+    users: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     facts: list[tuple[bytes, bytes]] = field(default_factory=list)  # key, encoded Fact
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
@@ -36,61 +42,72 @@ class Outcome:
 class JoinProcessor:
     def __init__(
         self,
-        users: MutableMapping[str, Any],
-        seen: MutableMapping[str, Any],
+        users: Mapping[str, Any],
         topics: TopicNames,
         experiments: Callable[[], Mapping[str, ExperimentRules]],
         rules: AttributionRules | None = None,
-        retention_ms: int = DEFAULT_RETENTION_MS,
     ) -> None:
         self.users = users
-        self.dedup = DedupWindow(seen, retention_ms)
         self.topics = topics
         self.experiments = experiments
         self.rules = rules or AttributionRules()
-        self._rebuilt = False
+        self.watermark_ms = 0  # the newest event time read, for the lag metric
 
-    def process(self, topic: str, partition: int, offset: int, key: bytes | None,
-                value: bytes | None) -> Outcome:
-        if not self._rebuilt:  # the seen-ids table was recovered from its changelog
-            self.dedup.rebuild()
-            self._rebuilt = True
-        metrics.EVENTS_IN.labels(topic).inc()
-        is_exposure = topic == self.topics.exposures
-        try:
-            record = decode("exposure" if is_exposure else "goal_event", value or b"")
-        except SchemaError as exc:
-            return self._dead(topic, key, value or b"", str(exc))
-        source = f"{topic}/{partition}"
-        user = self._user(record["user_id"])
-        if user.applied(source, offset):
-            metrics.REPLAYED.inc()
-            return Outcome(facts=self._facts(user))
-        verdict = self.dedup.check(record["event_id"], record["timestamp"],
-                                   f"{source}@{offset}")
+    def process(self, messages: Sequence[Message]) -> Outcome:
+        outcome = Outcome()
+        experiments = self.experiments()
+        touched: dict[str, UserState] = {}
+        last_message: dict[str, int] = {}
+        changed: set[str] = set()
+        for index, (topic, partition, offset, key, value) in enumerate(messages):
+            metrics.EVENTS_IN.labels(topic).inc()
+            is_exposure = topic == self.topics.exposures
+            try:
+                record = decode("exposure" if is_exposure else "goal_event", value or b"")
+            except SchemaError as exc:
+                outcome.dead_letters.append(self._dead(topic, key, value or b"", str(exc)))
+                continue
+            user_id = record["user_id"]
+            user = touched.get(user_id) or self._load(user_id)
+            touched[user_id], last_message[user_id] = user, index
+            source = f"{topic}/{partition}"
+            if user.applied(source, offset):
+                metrics.REPLAYED.inc()
+                continue
+            self._apply(user, is_exposure, record, topic, key, value or b"", experiments,
+                        outcome.dead_letters)
+            user.mark(source, offset)
+            changed.add(user_id)
+        for user_id in changed:
+            outcome.users[user_id] = (last_message[user_id], touched[user_id].to_dict())
+        for user in touched.values():
+            outcome.facts.extend(self._facts(user, experiments))
+        metrics.EVENT_TIME_LAG.set(max(0.0, time.time() - self.watermark_ms / 1000))
+        return outcome
+
+    def _apply(self, user: UserState, is_exposure: bool, record: dict[str, Any], topic: str,
+               key: bytes | None, payload: bytes, experiments: Mapping[str, ExperimentRules],
+               dead_letters: list[DeadLetter]) -> None:
+        event_time = record["timestamp"]
+        verdict = user.check(record["event_id"], event_time)
         if verdict is Verdict.TOO_LATE:
             metrics.LATE_EVENTS.inc()
-            return self._dead(topic, key, value or b"",
-                              "older than the deduplication retention: cannot be deduplicated")
+            dead_letters.append(self._dead(
+                topic, key, payload,
+                "older than the deduplication retention: cannot be deduplicated"))
+            return
         if verdict is Verdict.DUPLICATE:
             metrics.DUPLICATES.labels(topic).inc()
-            return Outcome()
-        experiments = self.experiments()
+            return
+        self.watermark_ms = max(self.watermark_ms, event_time)
         # First: what the user's grace period has let go is gone, this event's time included.
-        user.evict(max(user.watermark, record["timestamp"]))
+        user.evict(max(user.watermark, event_time))
         if is_exposure:
             self._expose(user, record, experiments)
         else:
             user.on_goal(record, experiments)
-        user.mark(source, offset)
-        self.users[user.user_id] = user.to_dict()  # one write per change: assign it back
-        metrics.EVENT_TIME_LAG.set(max(0.0, time.time() - self.dedup.watermark_ms / 1000))
-        return Outcome(facts=self._facts(user))
 
-    def expire(self) -> int:
-        return self.dedup.expire()
-
-    def _user(self, user_id: str) -> UserState:
+    def _load(self, user_id: str) -> UserState:
         stored = self.users.get(user_id)
         if stored is None:
             return UserState(user_id, self.rules)
@@ -107,15 +124,16 @@ class JoinProcessor:
         if state["late"]:
             metrics.LATE_EXPOSURES.inc()
 
-    def _facts(self, user: UserState) -> list[tuple[bytes, bytes]]:
+    def _facts(self, user: UserState,
+               experiments: Mapping[str, ExperimentRules]) -> list[tuple[bytes, bytes]]:
         facts = [(f"{f.experiment}/{f.phase}/{f.user_id}".encode(), encode_fact(f))
-                 for f in user.facts(self.experiments())]
+                 for f in user.facts(experiments)]
         metrics.FACTS.inc(len(facts))
         return facts
 
-    def _dead(self, topic: str, key: bytes | None, payload: bytes, reason: str) -> Outcome:
+    def _dead(self, topic: str, key: bytes | None, payload: bytes, reason: str) -> DeadLetter:
         metrics.DEAD_LETTERS.labels(topic, reason.split(":")[0][:40]).inc()
-        return Outcome(dead_letters=[(key, payload, reason)])
+        return topic, key, payload, reason
 
 
 def encode_fact(fact: Fact) -> bytes:

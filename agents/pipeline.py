@@ -2,36 +2,38 @@
 
 Both topics are keyed by user_id and have the same number of partitions, so the
 worker that owns partition p of one owns partition p of the other, and with it
-every event of those users. User states and seen event ids live in RocksDB
-tables whose changelogs Faust writes before it commits offsets.
+every event of those users. User states (with the ids of their recent events)
+live in a RocksDB table whose changelog Faust writes before it commits offsets.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import faust
 
 from agents import metrics
 from agents.config_service import ConfigService
-from agents.join import JoinProcessor
+from agents.join import DeadLetter, JoinProcessor
 from experiments.attribution import ExperimentRules
 from schemas import encode
-from topology.faust_fixes import drain_buffer_before_commit, seek_uncommitted_to_beginning
+from topology.faust_fixes import (
+    drain_buffer_before_commit,
+    seek_uncommitted_to_beginning,
+    set_current_event,
+)
 from topology.settings import Settings
 
-EXPIRE_EVERY_S = 60.0
+USERS_GAUGE_EVERY_S = 60.0
 
 
 def register_pipeline(app: faust.App, settings: Settings, config: ConfigService) -> None:
     topics = settings.topics
     source = app.topic(topics.exposures, topics.events,
                        key_serializer="raw", value_serializer="raw")
-    facts = app.topic(topics.facts, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
-    as_json = faust.Schema(key_serializer="json", value_serializer="json")
-    users = app.Table("users", schema=as_json)
-    seen = app.Table("seen", schema=as_json)
+    users = app.Table("users", schema=faust.Schema(key_serializer="json",
+                                                   value_serializer="json"))
     rules_cache: dict[int, dict[str, ExperimentRules]] = {}
 
     def experiments() -> dict[str, ExperimentRules]:
@@ -44,36 +46,41 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
 
     drain_buffer_before_commit(app)
     seek_uncommitted_to_beginning(app, {topics.exposures, topics.events})
-    processor = JoinProcessor(
-        users, seen, topics, experiments, settings.attribution,
-        retention_ms=int(settings.dedup_retention_days * 86_400_000),
-    )
+    processor = JoinProcessor(users, topics, experiments, settings.attribution)
+    producer = app.producer
 
     @app.agent(source, name="join")
     async def join(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+        # Batches: a user touched several times in one is stored and emitted once.
+        # Faust acknowledges a batch's messages only after this loop body is done.
+        async for events in stream.take_events(settings.join_batch_max,
+                                               within=settings.join_batch_ms / 1000):
             if not config.ready.is_set():
                 # Attribution needs the experiments: after a restart the join may start
                 # before the config log has been read again.
                 await config.ready.wait()
-            message = event.message
-            outcome = processor.process(message.topic, message.partition, message.offset,
-                                        message.key, message.value)
+            messages = [(e.message.topic, e.message.partition, e.message.offset,
+                         e.message.key, e.message.value) for e in events]
+            outcome = processor.process(messages)
+            for user_id, (index, state) in outcome.users.items():
+                # The table writes to the store and changelog partition of the current
+                # event: make that one of the user's own messages.
+                set_current_event(stream, events[index])
+                users[user_id] = state
+            # Straight to the client, past Faust's per-message machinery of topics:
+            # its pre-commit flush covers these sends too.
             for key, value in outcome.facts:
-                await facts.send(key=key, value=value)
-            if outcome.dead_letters:
-                await _dead_letter(dead_letters, message.topic, outcome.dead_letters)
+                await producer.send(topics.facts, key, value, None, None, None)
+            for key, value in _dead_letters(outcome.dead_letters):
+                await producer.send(topics.deadletter, key, value, None, None, None)
 
-    @app.timer(EXPIRE_EVERY_S)
-    async def expire_seen_ids() -> None:
-        processor.expire()
+    @app.timer(USERS_GAUGE_EVERY_S)
+    async def count_users() -> None:
         metrics.USERS.set(len(users))
 
 
-async def _dead_letter(topic: faust.TopicT, source_topic: str,
-                       letters: list[tuple[bytes | None, bytes, str]]) -> None:
-    for key, payload, reason in letters:
-        value = encode("dead_letter", {"topic": source_topic, "key": key, "payload": payload,
-                                       "error": reason, "received_at": int(time.time() * 1000),
-                                       "source": "stream"})
-        await topic.send(key=key, value=value)
+def _dead_letters(letters: list[DeadLetter]) -> Iterator[tuple[bytes | None, bytes]]:
+    for source_topic, key, payload, reason in letters:
+        yield key, encode("dead_letter", {
+            "topic": source_topic, "key": key, "payload": payload, "error": reason,
+            "received_at": int(time.time() * 1000), "source": "stream"})

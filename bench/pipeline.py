@@ -1,16 +1,21 @@
-"""Throughput of the streaming join against two floors, on the same pre-filled topics.
+"""Throughput of the streaming join against two floors, and across two workers.
 
-    python -m bench.pipeline [--users 20000] [--goals 4]
+    python -m bench.pipeline [--users 10000] [--goals 4] [--rounds 3]
 
-Fills a fresh topic namespace with one exposure and `--goals` goal events per
-user, then reads all of it three times, one after another:
+Each round fills a fresh topic namespace (4 partitions) with one exposure and
+`--goals` goal events per user, then reads all of it three times, one after
+another:
 
 1. a bare aiokafka consumer loop (the floor of the client);
 2. a Faust agent that only decodes (the floor of Faust itself);
 3. a worker running the full join (decode, dedup, user state, facts out),
    timed by its `abstream_events_in_total` metric.
 
-Prints events/s of each and the ratios.
+Then scaling: one worker, and then two workers sharing the consumer group, are
+started on an empty namespace and timed while the same events are produced
+after they are ready (the producer shares the cores, alike in both runs).
+
+Prints the median events/s of each over the rounds and the ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +34,7 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from infra import Stack
 from infra.worker_process import WorkerProcess
@@ -36,10 +43,11 @@ from topology.settings import load_settings
 from topology.topics import TopicNames, abstream_topics, ensure_topics
 
 PORT = 26466
+PARTITIONS = 4
 
 
 async def fill(bootstrap: str, names: TopicNames, users: int, goals: int) -> int:
-    await ensure_topics(bootstrap, abstream_topics(4, names))
+    await ensure_topics(bootstrap, abstream_topics(PARTITIONS, names))
     producer = EventProducer(bootstrap, names)
     await producer.start()
     now = int(time.time() * 1000) - 3_600_000
@@ -66,7 +74,7 @@ async def bare_aiokafka(bootstrap: str, names: TopicNames, expected: int) -> flo
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in (names.exposures, names.events)
-                      for p in range(4)]
+                      for p in range(PARTITIONS)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         count, start = 0, time.perf_counter()
@@ -86,20 +94,64 @@ def faust_floor(prefix: str, expected: int) -> float:
     return float(re.search(r"RATE (\d+)", output).group(1))
 
 
+def consume_rate(workers: list[WorkerProcess], expected: int) -> float:
+    """Events/s the workers read together, from their first event to the `expected`-th."""
+    first = None
+    while True:
+        consumed = sum(_events_in(worker) for worker in workers)
+        if consumed and first is None:
+            first = (time.perf_counter(), consumed)
+        if consumed >= expected:
+            return (consumed - first[1]) / (time.perf_counter() - first[0])
+        time.sleep(0.05)
+
+
 def full_pipeline(prefix: str, expected: int, logs: Path) -> float:
     worker = WorkerProcess(PORT, {"ABSTREAM_TOPIC_PREFIX": prefix}, logs / "worker.log")
     worker.start()
     try:
-        first = None
-        while True:
-            consumed = _events_in(worker)
-            if consumed and first is None:
-                first = (time.perf_counter(), consumed)
-            if consumed >= expected:
-                return (consumed - first[1]) / (time.perf_counter() - first[0])
-            time.sleep(0.05)
+        return consume_rate([worker], expected)
     finally:
         worker.stop()
+
+
+def scaling(bootstrap: str, count: int, users: int, goals: int, logs: Path) -> float:
+    """Events/s of `count` workers started on an empty namespace, then fed."""
+    prefix = _prefix()
+    asyncio.run(ensure_topics(bootstrap, abstream_topics(PARTITIONS, TopicNames(prefix))))
+    workers = [WorkerProcess(PORT + 2 * i, {"ABSTREAM_TOPIC_PREFIX": prefix},
+                             logs / f"worker-{i}.log") for i in range(count)]
+    try:
+        for worker in workers:
+            worker.start()
+        _wait_until_assigned(bootstrap, prefix, count)
+        expected = asyncio.run(fill(bootstrap, TopicNames(prefix), users, goals))
+        return consume_rate(workers, expected)
+    finally:
+        for worker in workers:
+            worker.stop()
+        _remove_state(prefix)
+
+
+def _wait_until_assigned(bootstrap: str, group: str, members: int) -> None:
+    """Until the workers' consumer group is stable with all of them in it."""
+    async def stable() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups([group])
+            (described,) = response.groups
+            return described[2] == "Stable" and len(described[5]) == members
+        finally:
+            await admin.close()
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if asyncio.run(stable()):
+            time.sleep(2)  # the assignment's table recovery, before events arrive
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"consumer group {group} not stable with {members} members")
 
 
 def _events_in(worker: WorkerProcess) -> int:
@@ -109,29 +161,54 @@ def _events_in(worker: WorkerProcess) -> int:
                                                   text, re.MULTILINE)))
 
 
+def _prefix() -> str:
+    return f"benchjoin-{uuid.uuid4().hex[:8]}"
+
+
+def _remove_state(prefix: str) -> None:
+    shutil.rmtree(load_settings(topic_prefix=prefix).worker_dir.parent, ignore_errors=True)
+
+
+def one_round(bootstrap: str, users: int, goals: int) -> dict[str, float]:
+    prefix = _prefix()
+    names = TopicNames(prefix)
+    try:
+        expected = asyncio.run(fill(bootstrap, names, users, goals))
+        rates = {"bare aiokafka": asyncio.run(bare_aiokafka(bootstrap, names, expected)),
+                 "Faust, decode only": faust_floor(prefix, expected)}
+        with tempfile.TemporaryDirectory() as logs:
+            rates["full join, 1 worker"] = full_pipeline(prefix, expected, Path(logs))
+            rates["fed live, 1 worker"] = scaling(bootstrap, 1, users, goals, Path(logs))
+            rates["fed live, 2 workers"] = scaling(bootstrap, 2, users, goals, Path(logs))
+        return rates
+    finally:
+        _remove_state(prefix)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--goals", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     settings = load_settings()
     started = [n for n, s in Stack(settings).up(["kafka"]).items() if s is not None]
-    prefix = f"benchjoin-{uuid.uuid4().hex[:8]}"
-    names = TopicNames(prefix)
     try:
-        expected = asyncio.run(fill(settings.bootstrap_servers, names, args.users, args.goals))
-        rates = {"bare aiokafka": asyncio.run(bare_aiokafka(settings.bootstrap_servers, names,
-                                                            expected))}
-        rates["Faust, decode only"] = faust_floor(prefix, expected)
-        with tempfile.TemporaryDirectory() as logs:
-            rates["full join (worker)"] = full_pipeline(prefix, expected, Path(logs))
+        rounds = [one_round(settings.bootstrap_servers, args.users, args.goals)
+                  for _ in range(args.rounds)]
     finally:
         Stack(settings).down(started)
-        shutil.rmtree(load_settings(topic_prefix=prefix).worker_dir.parent, ignore_errors=True)
-    print(f"{expected} events ({args.users} users, 1 exposure and {args.goals} goals each)")
+    rates = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
+    events = args.users * (1 + args.goals)
+    print(f"{events} events ({args.users} users, 1 exposure and {args.goals} goals each), "
+          f"{PARTITIONS} partitions; medians of {args.rounds} rounds")
     floor = rates["Faust, decode only"]
     for name, rate in rates.items():
         print(f"{name:<22} {rate:>9.0f} events/s   {rate / floor:>5.2f}x the Faust floor")
+    ratios = [r["full join, 1 worker"] / r["Faust, decode only"] for r in rounds]
+    scale = [r["fed live, 2 workers"] / r["fed live, 1 worker"] for r in rounds]
+    print(f"full join / Faust floor, per round: {', '.join(f'{x:.2f}' for x in ratios)}")
+    print(f"2 workers / 1 worker, per round:    {', '.join(f'{x:.2f}' for x in scale)}")
 
 
 if __name__ == "__main__":

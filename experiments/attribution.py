@@ -8,7 +8,9 @@
   before its exposure still counts when the exposure comes;
 - per-day totals per event name for the CUPED lookback: the covariate of a metric
   is its total over the whole days before the exposure day, never after;
-- the last offset applied per source partition, so a replayed message is skipped.
+- the last offset applied per source partition, so a replayed message is skipped;
+- the ids of the user's recent events (`experiments.dedup.SeenIds`), so a duplicate
+  is never applied twice.
 
 A goal counts for an experiment if its name is one of the experiment's metric
 events and its time lies in [first exposure − skew, first exposure + window].
@@ -24,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from experiments.dedup import DEFAULT_MAX_IDS, DEFAULT_RETENTION_MS, SeenIds, Verdict
 from experiments.model import Experiment, MetricKind
 
 DAY_MS = 86_400_000
@@ -35,6 +38,8 @@ class AttributionRules:
     lookback_days: int = 14
     clock_skew_ms: int = 60_000
     max_recent_goals: int = 2_000  # a hard bound on one user's exact history
+    dedup_retention_ms: int = DEFAULT_RETENTION_MS
+    max_seen_ids: int = DEFAULT_MAX_IDS
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,9 @@ class UserState:
         self.offsets: dict[str, int] = {}  # "topic/partition" → last offset applied
         self.version = 0  # counts changes: the sink keeps the highest
         self.watermark = 0  # the newest event time of this user: their grace clock
+        self.seen = SeenIds(retention_ms=rules.dedup_retention_ms, max_ids=rules.max_seen_ids)
 
-    # Replays
+    # Replays and duplicates
 
     def applied(self, source: str, offset: int) -> bool:
         """True if this message (or a later one of its partition) was applied already."""
@@ -98,6 +104,10 @@ class UserState:
 
     def mark(self, source: str, offset: int) -> None:
         self.offsets[source] = offset
+
+    def check(self, event_id: str, time_ms: int) -> Verdict:
+        """NEW (and remembered), DUPLICATE, or TOO_LATE to tell, by the user's clock."""
+        return self.seen.check(event_id, time_ms, self.watermark)
 
     # Events
 
@@ -183,10 +193,12 @@ class UserState:
         return exposure_day - self.rules.lookback_days <= day < exposure_day
 
     def evict(self, watermark_ms: int) -> None:
-        """Forget exact goals older than the grace period and days older than the lookback.
+        """Forget exact goals older than the grace period, days older than the lookback
+        and event ids older than the dedup retention.
 
         Attributed totals stay: only what a late exposure could still need goes.
         """
+        self.seen.expire(watermark_ms)
         horizon = watermark_ms - self.rules.grace_ms
         self.recent = [goal for goal in self.recent if goal[0] >= horizon]
         oldest_day = watermark_ms // DAY_MS - self.rules.lookback_days - 1
@@ -218,7 +230,8 @@ class UserState:
     def to_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "exposures": self.exposures, "recent": self.recent,
                 "days": self.days, "offsets": self.offsets, "version": self.version,
-                "watermark": self.watermark}
+                "watermark": self.watermark, "seen": self.seen.ids,
+                "seen_floor": self.seen.floor_ms}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any],
@@ -226,7 +239,8 @@ class UserState:
         state = cls(data["user_id"], rules)
         state.exposures, state.recent = dict(data["exposures"]), list(data["recent"])
         state.days, state.offsets = dict(data["days"]), dict(data["offsets"])
-        state.version, state.watermark = data["version"], data.get("watermark", 0)
+        state.version, state.watermark = data["version"], data["watermark"]
+        state.seen.ids, state.seen.floor_ms = dict(data["seen"]), data["seen_floor"]
         return state
 
 

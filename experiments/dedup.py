@@ -1,69 +1,58 @@
-"""Dropping events seen before, by event id, for a bounded span of event time.
+"""Dropping a user's events seen before, by event id, over a bounded span of event time.
 
-`DedupWindow` works over any mutable mapping from event id to event time (a
-RocksDB table in the worker, a dict in tests). An id is remembered for
-`retention_ms` of event time past the newest event seen (the watermark); older
-ids are forgotten in `expire`, and an event older than the retention can no
-longer be told apart from a duplicate: `check` says so, and the caller
-dead-letters it rather than risk applying it twice. The expiry order is kept in
-memory; `rebuild` recovers it from the mapping after a restart.
+A duplicate carries the same user_id as its original, so the ids are kept per
+user, inside the user's stored state: one write per change covers both, and a
+message replayed after a crash finds its id and its user's totals in the same
+record. `SeenIds` keeps an id for `retention_ms` of event time past the newest
+event of the user (their watermark), and at most `max_ids` of them. An event
+older than the horizon (the retention, or the oldest id forgotten to honour the
+bound) can no longer be told apart from a duplicate: `check` says so, and the
+caller dead-letters it rather than risk applying it twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 DEFAULT_RETENTION_MS = 7 * 86_400_000
+DEFAULT_MAX_IDS = 2_000
 
 
 class Verdict(StrEnum):
     NEW = "new"
     DUPLICATE = "duplicate"
-    TOO_LATE = "too-late"  # older than the retention: cannot be deduplicated safely
+    TOO_LATE = "too-late"  # older than the horizon: cannot be deduplicated safely
 
 
 @dataclass
-class DedupWindow:
-    seen: MutableMapping[str, list]  # event id → [event time (ms), origin]
+class SeenIds:
+    ids: dict[str, int] = field(default_factory=dict)  # event id → event time (ms)
+    floor_ms: int = 0  # ids older than this may have been forgotten to honour max_ids
     retention_ms: int = DEFAULT_RETENTION_MS
-    watermark_ms: int = 0  # the newest event time seen; never goes back
-    duplicates: int = 0
-    too_late: int = 0
-    _order: list[tuple[int, str]] = field(default_factory=list, repr=False)
+    max_ids: int = DEFAULT_MAX_IDS
 
-    def check(self, event_id: str, time_ms: int, origin: str = "") -> Verdict:
-        """Classify an event, and remember it if it is new.
+    def horizon(self, watermark_ms: int) -> int:
+        """The oldest event time still deduplicated exactly."""
+        return max(watermark_ms - self.retention_ms, self.floor_ms)
 
-        `origin` names the message (topic, partition, offset): the same message read
-        again after a crash is not a duplicate of itself, so it stays NEW.
-        """
-        if time_ms < self.watermark_ms - self.retention_ms:
-            self.too_late += 1
+    def check(self, event_id: str, time_ms: int, watermark_ms: int) -> Verdict:
+        """Classify an event against the user's `watermark_ms`, remembering it if new."""
+        if time_ms < self.horizon(watermark_ms):
             return Verdict.TOO_LATE
-        known = self.seen.get(event_id)
-        if known is not None and not (origin and known[1] == origin):
-            self.duplicates += 1
+        if event_id in self.ids:
             return Verdict.DUPLICATE
-        self.seen[event_id] = [time_ms, origin]
-        self._order.append((time_ms, event_id))
-        self.watermark_ms = max(self.watermark_ms, time_ms)
+        self.ids[event_id] = time_ms
         return Verdict.NEW
 
-    def rebuild(self) -> None:
-        """Recover the expiry order and the watermark from `seen` (after a restart)."""
-        self._order = sorted((entry[0], event_id) for event_id, entry in self.seen.items())
-        if self._order:
-            self.watermark_ms = max(self.watermark_ms, self._order[-1][0])
-
-    def expire(self) -> int:
-        """Forget ids older than the retention; returns how many were forgotten."""
-        horizon = self.watermark_ms - self.retention_ms
-        self._order.sort()
-        cut = 0
-        while cut < len(self._order) and self._order[cut][0] < horizon:
-            self.seen.pop(self._order[cut][1], None)
-            cut += 1
-        del self._order[:cut]
-        return cut
+    def expire(self, watermark_ms: int) -> None:
+        """Forget ids past the retention, then the oldest beyond `max_ids`."""
+        horizon = watermark_ms - self.retention_ms
+        if any(time < horizon for time in self.ids.values()):
+            self.ids = {i: time for i, time in self.ids.items() if time >= horizon}
+        if len(self.ids) > self.max_ids:
+            by_time = sorted(self.ids.items(), key=lambda item: item[1])
+            cut = len(by_time) - self.max_ids
+            # Everything up to the newest forgotten time is now beyond exact dedup.
+            self.floor_ms = max(self.floor_ms, by_time[cut - 1][1] + 1)
+            self.ids = {i: time for i, time in by_time[cut:] if time >= self.floor_ms}

@@ -1,7 +1,7 @@
-"""Two corrections to faust-streaming 0.15.3 that exactness under crashes depends on.
+"""Corrections to faust-streaming 0.15.3 that exactness under crashes depends on.
 
-Both wrap a method of the app's producer or consumer; each is tested by the
-SIGKILL-and-restart test of the pipeline (tests/agents/test_crash.py).
+The first two wrap a method of the app's producer or consumer; both are tested by
+the SIGKILL-and-restart test of the pipeline (tests/agents/test_crash.py).
 """
 
 from __future__ import annotations
@@ -64,3 +64,10 @@ def seek_uncommitted_to_beginning(app: faust.App, topics: Collection[str]) -> No
         return committed
 
     consumer.seek_to_committed = seek_to_committed_or_beginning  # type: ignore[method-assign]
+
+
+def set_current_event(stream: faust.StreamT, event: faust.EventT) -> None:
+    """Make `event` the one table writes go with: its partition picks the RocksDB
+    store and the changelog partition. Inside a batch from `take_events` the
+    current event is the batch's last, which may belong to another partition."""
+    stream._set_current_event(event)  # type: ignore[attr-defined]

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     clock_skew_s: float = Field(60.0, ge=0, description="a goal this early still counts")
     kafka_session_timeout_s: float = Field(30.0, ge=6, le=300)
     commit_interval_s: float = Field(2.8, gt=0, le=600, description="how often offsets commit")
+    join_batch_max: int = Field(1000, ge=1, le=100_000,
+                                description="messages the join takes at once")
+    join_batch_ms: float = Field(50.0, gt=0, le=10_000,
+                                 description="longest wait to fill a join batch")
 
     @field_validator("api_tokens")
     @classmethod
@@ -101,6 +105,7 @@ class Settings(BaseSettings):
         return AttributionRules(
             grace_ms=int(self.grace_minutes * 60_000), lookback_days=self.lookback_days,
             clock_skew_ms=int(self.clock_skew_s * 1000),
+            dedup_retention_ms=int(self.dedup_retention_days * 86_400_000),
         )
 
     @property

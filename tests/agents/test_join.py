@@ -23,9 +23,20 @@ def experiments() -> dict[str, ExperimentRules]:
     return {"exp": ExperimentRules.of(config.experiments[0])}
 
 
-def processor(users: dict | None = None, seen: dict | None = None) -> JoinProcessor:
-    return JoinProcessor({} if users is None else users, {} if seen is None else seen, NAMES,
-                         experiments)
+class Join:
+    """A processor over an in-memory table, storing what each batch asks to store."""
+
+    def __init__(self, users: dict[str, Any] | None = None) -> None:
+        self.users = {} if users is None else users
+        self.processor = JoinProcessor(self.users, NAMES, experiments)
+
+    def run(self, *messages: tuple[str, int, bytes]) -> Any:
+        """One batch of (topic, offset, value) messages of partition 0."""
+        outcome = self.processor.process(
+            [(topic, 0, offset, b"u1", value) for topic, offset, value in messages])
+        for user_id, (_, state) in outcome.users.items():
+            self.users[user_id] = state
+        return outcome
 
 
 def exposure(event_id: str = "x1", time: int = T0) -> bytes:
@@ -46,43 +57,52 @@ def facts(outcome: Any) -> list[dict[str, Any]]:
 
 
 def test_exposure_then_goals_then_a_duplicate() -> None:
-    join = processor()
-    assert facts(join.process(NAMES.exposures, 0, 0, b"u1", exposure()))[0]["values"] == {"n": 0.0}
-    assert facts(join.process(NAMES.events, 0, 0, b"u1", goal("g1")))[0]["values"] == {"n": 1.0}
-    duplicate = join.process(NAMES.events, 0, 1, b"u1", goal("g1"))
-    assert duplicate.facts == [] and duplicate.dead_letters == []
-    last = facts(join.process(NAMES.events, 0, 2, b"u1", goal("g2")))[0]
+    join = Join()
+    assert facts(join.run((NAMES.exposures, 0, exposure())))[0]["values"] == {"n": 0.0}
+    assert facts(join.run((NAMES.events, 0, goal("g1"))))[0]["values"] == {"n": 1.0}
+    duplicate = join.run((NAMES.events, 1, goal("g1")))
+    assert facts(duplicate)[0]["values"] == {"n": 1.0} and duplicate.dead_letters == []
+    last = facts(join.run((NAMES.events, 2, goal("g2"))))[0]
     assert last["values"] == {"n": 2.0} and last["version"] == 3
 
 
+def test_a_batch_stores_and_emits_each_user_once() -> None:
+    join = Join()
+    outcome = join.run((NAMES.exposures, 0, exposure()), (NAMES.events, 0, goal("g1")),
+                       (NAMES.events, 1, goal("g1")), (NAMES.events, 2, goal("g2")))
+    assert list(outcome.users) == ["u1"]
+    assert outcome.users["u1"][0] == 3  # stored with its last message
+    (fact,) = facts(outcome)
+    assert fact["values"] == {"n": 2.0} and fact["version"] == 3
+
+
 def test_a_replayed_message_re_emits_facts_without_applying_twice() -> None:
-    users: dict[str, Any] = {}
-    seen: dict[str, Any] = {}
-    join = processor(users, seen)
-    join.process(NAMES.exposures, 0, 0, b"u1", exposure())
-    join.process(NAMES.events, 0, 7, b"u1", goal("g1"))
-    restarted = processor(users, seen)  # a new worker on the same stores
-    again = facts(restarted.process(NAMES.events, 0, 7, b"u1", goal("g1")))
-    assert again[0]["values"] == {"n": 1.0} and again[0]["version"] == 2
+    join = Join()
+    join.run((NAMES.exposures, 0, exposure()), (NAMES.events, 7, goal("g1")))
+    restarted = Join(join.users)  # a new worker on the same store
+    again = restarted.run((NAMES.events, 7, goal("g1")))
+    assert again.users == {}  # nothing changed, nothing to store
+    assert facts(again)[0]["values"] == {"n": 1.0} and facts(again)[0]["version"] == 2
 
 
-def test_a_crash_between_dedup_and_state_loses_nothing() -> None:
-    users: dict[str, Any] = {}
-    seen: dict[str, Any] = {}
-    processor(users, seen).process(NAMES.exposures, 0, 0, b"u1", exposure())
-    seen["g1"] = [T0 + 1000, f"{NAMES.events}/0@5"]  # recorded, but the user was not saved
-    outcome = processor(users, seen).process(NAMES.events, 0, 5, b"u1", goal("g1"))
+def test_a_duplicate_under_a_new_offset_is_not_a_replay() -> None:
+    join = Join()
+    join.run((NAMES.exposures, 0, exposure()), (NAMES.events, 7, goal("g1")))
+    outcome = Join(join.users).run((NAMES.events, 8, goal("g1")))  # the producer sent it twice
     assert facts(outcome)[0]["values"] == {"n": 1.0}
+    assert join.users["u1"]["offsets"][f"{NAMES.events}/0"] == 8  # marked, so not read again
 
 
 def test_undecodable_input_is_dead_lettered_with_its_reason() -> None:
-    outcome = processor().process(NAMES.events, 0, 0, b"u1", b"\x00\x00\x00\x00\x02garbage")
-    ((key, payload, reason),) = outcome.dead_letters
-    assert key == b"u1" and payload.endswith(b"garbage") and "cannot decode" in reason
+    outcome = Join().run((NAMES.events, 0, b"\x00\x00\x00\x00\x02garbage"))
+    ((topic, key, payload, reason),) = outcome.dead_letters
+    assert topic == NAMES.events and key == b"u1" and payload.endswith(b"garbage")
+    assert "cannot decode" in reason
 
 
 def test_events_older_than_the_retention_are_dead_lettered() -> None:
-    join = processor()
-    join.process(NAMES.exposures, 0, 0, b"u1", exposure(time=T0 + 30 * 86_400_000))
-    outcome = join.process(NAMES.events, 0, 1, b"u1", goal("old", time=T0))
-    assert "cannot be deduplicated" in outcome.dead_letters[0][2]
+    join = Join()
+    join.run((NAMES.exposures, 0, exposure(time=T0 + 30 * 86_400_000)))
+    outcome = join.run((NAMES.events, 1, goal("old", time=T0)))
+    assert "cannot be deduplicated" in outcome.dead_letters[0][3]
+    assert facts(outcome)[0]["values"] == {"n": 0.0}
