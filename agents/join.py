@@ -1,9 +1,9 @@
 """A batch of messages of the streaming join: decode, deduplicate, update users, emit facts.
 
-`JoinProcessor` holds no Kafka or Faust objects: it reads the stored user states
-from a mapping (a RocksDB table in the worker) and returns what to store and
-what to send. The Faust agent in `agents.pipeline` is a thin loop around it, and
-tests drive it directly.
+`JoinProcessor` holds no Kafka or Faust objects: it reads stored user states
+through a function of user id and partition (a RocksDB table in the worker) and
+returns what to store and what to send. The Faust agent in `agents.pipeline` is
+a thin loop around it, and tests drive it directly.
 
 A batch touches each of its users once: the user's state is loaded once,
 every message of theirs is applied in order, and the final state is stored once
@@ -28,6 +28,7 @@ from schemas import SchemaError, decode, encode
 from topology.topics import TopicNames
 
 Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
+LoadUser = Callable[[str, int], Mapping[str, Any] | None]  # user_id, partition → stored state
 DeadLetter = tuple[str, bytes | None, bytes, str]  # topic, key, raw payload, reason
 
 
@@ -42,12 +43,12 @@ class Outcome:
 class JoinProcessor:
     def __init__(
         self,
-        users: Mapping[str, Any],
+        load_user: LoadUser,
         topics: TopicNames,
         experiments: Callable[[], Mapping[str, ExperimentRules]],
         rules: AttributionRules | None = None,
     ) -> None:
-        self.users = users
+        self.load_user = load_user
         self.topics = topics
         self.experiments = experiments
         self.rules = rules or AttributionRules()
@@ -68,7 +69,7 @@ class JoinProcessor:
                 outcome.dead_letters.append(self._dead(topic, key, value or b"", str(exc)))
                 continue
             user_id = record["user_id"]
-            user = touched.get(user_id) or self._load(user_id)
+            user = touched.get(user_id) or self._load(user_id, partition)
             touched[user_id], last_message[user_id] = user, index
             source = f"{topic}/{partition}"
             if user.applied(source, offset):
@@ -107,8 +108,8 @@ class JoinProcessor:
         else:
             user.on_goal(record, experiments)
 
-    def _load(self, user_id: str) -> UserState:
-        stored = self.users.get(user_id)
+    def _load(self, user_id: str, partition: int) -> UserState:
+        stored = self.load_user(user_id, partition)
         if stored is None:
             return UserState(user_id, self.rules)
         return UserState.from_dict(stored, self.rules)

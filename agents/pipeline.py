@@ -46,11 +46,20 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
 
     drain_buffer_before_commit(app)
     seek_uncommitted_to_beginning(app, {topics.exposures, topics.events})
-    processor = JoinProcessor(users, topics, experiments, settings.attribution)
     producer = app.producer
 
     @app.agent(source, name="join")
     async def join(stream: faust.StreamT) -> None:
+        # Faust's RocksDB store reads and writes only the partition of the current
+        # event, and inside a batch that need not be the user's: every read and write
+        # first makes one of the batch's messages of the user's partition current.
+        in_partition: dict[int, faust.EventT] = {}
+
+        def load_user(user_id: str, partition: int) -> dict | None:
+            set_current_event(stream, in_partition[partition])
+            return users.get(user_id)
+
+        processor = JoinProcessor(load_user, topics, experiments, settings.attribution)
         # Batches: a user touched several times in one is stored and emitted once.
         # Faust acknowledges a batch's messages only after this loop body is done.
         async for events in stream.take_events(settings.join_batch_max,
@@ -61,10 +70,10 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
                 await config.ready.wait()
             messages = [(e.message.topic, e.message.partition, e.message.offset,
                          e.message.key, e.message.value) for e in events]
+            in_partition.clear()
+            in_partition.update((e.message.partition, e) for e in events)
             outcome = processor.process(messages)
             for user_id, (index, state) in outcome.users.items():
-                # The table writes to the store and changelog partition of the current
-                # event: make that one of the user's own messages.
                 set_current_event(stream, events[index])
                 users[user_id] = state
             # Straight to the client, past Faust's per-message machinery of topics:

@@ -50,6 +50,7 @@ class ExperimentRules:
     window_ms: int
     metrics: tuple[tuple[str, MetricKind, str, MetricKind | None, str | None], ...]
     events: frozenset[str]
+    dimensions: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, experiment: Experiment) -> ExperimentRules:
@@ -63,7 +64,8 @@ class ExperimentRules:
                 metrics.append((m.key, m.kind, m.event, None, None))
                 events.add(m.event)
         window = int(experiment.conversion_window_hours * 3_600_000)
-        return cls(experiment.key, window, tuple(metrics), frozenset(events))
+        return cls(experiment.key, window, tuple(metrics), frozenset(events),
+                   tuple(experiment.dimensions))
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class UserState:
                 "experiment": exposure["experiment"], "phase": exposure["phase"],
                 "variant": exposure["variant"], "first": time,
                 "override": bool(exposure.get("override")), "multiple": False,
-                "attributes": dict(exposure.get("attributes") or {}), "late": False,
+                "attributes": _dimensions(exposure, rules), "late": False,
             }
             self._attribute(current, rules)
         else:
@@ -138,7 +140,7 @@ class UserState:
                 current["multiple"] = True
             if time < current["first"]:  # an earlier exposure arrived late: it is the first
                 current.update(first=time, variant=exposure["variant"],
-                               attributes=dict(exposure.get("attributes") or {}))
+                               attributes=_dimensions(exposure, rules))
                 self._attribute(current, rules)
         if watermark_ms is not None and time < watermark_ms - self.rules.grace_ms:
             current["late"] = True
@@ -242,6 +244,13 @@ class UserState:
         state.version, state.watermark = data["version"], data["watermark"]
         state.seen.ids, state.seen.floor_ms = dict(data["seen"]), data["seen_floor"]
         return state
+
+
+def _dimensions(exposure: Mapping[str, Any], rules: ExperimentRules | None) -> dict[str, str]:
+    """The experiment's configured dimensions among the exposure's attributes."""
+    attributes = exposure.get("attributes") or {}
+    return {name: attributes[name] for name in (rules.dimensions if rules else ())
+            if name in attributes}
 
 
 def _add(totals: dict[str, list[float]], name: str, value: float) -> None:

@@ -67,6 +67,8 @@ class Experiment:
     targeting: Mapping[str, Any] | None = None
     overrides: Mapping[str, str] = field(default_factory=dict)  # user id → variant key
     metrics: tuple[Metric, ...] = ()
+    # Exposure attributes kept on each user's fact (as at first exposure), to slice by.
+    dimensions: tuple[str, ...] = ()
     conversion_window_hours: float = 168.0
     start: datetime | None = None
     end: datetime | None = None

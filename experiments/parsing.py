@@ -113,8 +113,8 @@ def _type(value: Any) -> str:
 
 EXPERIMENT_FIELDS = {
     "key", "description", "status", "layer", "layer_slots", "variants", "coverage", "ranges",
-    "targeting", "overrides", "metrics", "conversion_window_hours", "start", "end", "salt",
-    "shipped_variant", "phases", "version", "requires_approval",
+    "targeting", "overrides", "metrics", "dimensions", "conversion_window_hours", "start",
+    "end", "salt", "shipped_variant", "phases", "version", "requires_approval",
 }
 
 
@@ -144,6 +144,7 @@ def parse_experiment(doc: Any, problems: list[Problem], index: int = 0) -> Exper
             _metric(read, item, f"metrics[{i}]")
             for i, item in enumerate(read.get(doc, "metrics", list, "", []) or [])
         ),
+        dimensions=tuple(read.get(doc, "dimensions", list, "", []) or []),
         conversion_window_hours=float(read.get(doc, "conversion_window_hours", _NUMBER, "", 168)),
         start=read.time(doc, "start", ""),
         end=read.time(doc, "end", ""),
@@ -256,6 +257,7 @@ def experiment_document(experiment: Experiment) -> dict[str, Any]:
         "targeting": experiment.targeting,
         "overrides": dict(experiment.overrides),
         "metrics": [_metric_document(metric) for metric in experiment.metrics],
+        "dimensions": list(experiment.dimensions),
         "conversion_window_hours": experiment.conversion_window_hours,
         "start": experiment.start.isoformat() if experiment.start else None,
         "end": experiment.end.isoformat() if experiment.end else None,

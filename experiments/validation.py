@@ -13,6 +13,7 @@ from experiments.model import Config, Experiment, MetricKind, Status
 from experiments.targeting import validate_condition
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MAX_DIMENSIONS = 10
 WEIGHT_TOLERANCE = 1e-6
 _RESERVED_SALT_PREFIXES = ("holdout:", "layer:")
 
@@ -134,6 +135,14 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
                     yield f"{path}.{side}.event", "is required"
         elif not metric.event:
             yield f"{path}.event", f"a {metric.kind.value} metric needs an event name"
+    for i, name in enumerate(e.dimensions):
+        if not isinstance(name, str) or not KEY.match(name):
+            yield f"dimensions[{i}]", "must be an attribute name: letters, digits, . _ -"
+    for name, count in Counter(d for d in e.dimensions if isinstance(d, str)).items():
+        if count > 1:
+            yield "dimensions", f"duplicate dimension {name!r}"
+    if len(e.dimensions) > MAX_DIMENSIONS:
+        yield "dimensions", f"at most {MAX_DIMENSIONS} dimensions"
     if e.conversion_window_hours <= 0:
         yield "conversion_window_hours", "must be greater than 0"
 

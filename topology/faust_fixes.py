@@ -67,7 +67,7 @@ def seek_uncommitted_to_beginning(app: faust.App, topics: Collection[str]) -> No
 
 
 def set_current_event(stream: faust.StreamT, event: faust.EventT) -> None:
-    """Make `event` the one table writes go with: its partition picks the RocksDB
-    store and the changelog partition. Inside a batch from `take_events` the
-    current event is the batch's last, which may belong to another partition."""
+    """Make `event` the one table reads and writes go with: its partition picks the
+    RocksDB store read or written, and the changelog partition. Inside a batch from
+    `take_events` the current event may belong to another partition than the key's."""
     stream._set_current_event(event)  # type: ignore[attr-defined]

@@ -28,7 +28,8 @@ class Join:
 
     def __init__(self, users: dict[str, Any] | None = None) -> None:
         self.users = {} if users is None else users
-        self.processor = JoinProcessor(self.users, NAMES, experiments)
+        self.processor = JoinProcessor(lambda user_id, _: self.users.get(user_id), NAMES,
+                                       experiments)
 
     def run(self, *messages: tuple[str, int, bytes]) -> Any:
         """One batch of (topic, offset, value) messages of partition 0."""

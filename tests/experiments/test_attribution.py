@@ -158,3 +158,22 @@ def test_arrival_order_within_the_grace_period_does_not_matter(
         reference.variant, reference.first_exposure_ms, reference.values, reference.covariates)
     assert reference.values["purchases"] == goals_after
     assert reference.covariates["purchases"] == goals_before
+
+
+def test_facts_carry_the_configured_dimensions_as_at_first_exposure() -> None:
+    config, problems = parse_config({"experiments": [{
+        "key": "exp", "status": "active", "dimensions": ["platform", "country"],
+        "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}],
+        "metrics": [{"key": "n", "kind": "count", "event": "purchase"}]}]})
+    assert problems == []
+    known = {"exp": ExperimentRules.of(config.experiments[0])}
+    state = UserState("u1")
+    state.on_exposure(exposure(T0 + MINUTE, attributes={"platform": "ios", "browser": "x"}),
+                      known["exp"])
+    # An earlier exposure arriving later is the first: its attributes are the ones kept.
+    state.on_exposure(exposure(T0, attributes={"platform": "web", "country": "NL"}),
+                      known["exp"])
+    state.on_exposure(exposure(T0 + 2 * MINUTE, attributes={"platform": "android"}),
+                      known["exp"])
+    (fact,) = state.facts(known)
+    assert dict(fact.attributes) == {"platform": "web", "country": "NL"}

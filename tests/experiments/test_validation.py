@@ -121,3 +121,14 @@ def test_json_and_yaml_give_the_same_config(tmp_path: Path) -> None:
     (tmp_path / "c.json").write_text(json.dumps(doc))
     (tmp_path / "c.yaml").write_text(json.dumps(doc))  # JSON is YAML
     assert load_config_file(tmp_path / "c.json") == load_config_file(tmp_path / "c.yaml")
+
+
+def test_dimensions_must_be_distinct_attribute_names() -> None:
+    problems = problems_of({"experiments": [
+        experiment(dimensions=["platform", "platform", "not a name", "x" * 200])]})
+    assert "experiment 'exp': dimensions: duplicate dimension 'platform'" in problems
+    assert any(p.startswith("experiment 'exp': dimensions[2]:") for p in problems)
+    assert any(p.startswith("experiment 'exp': dimensions[3]:") for p in problems)
+    config = load_config_text(json.dumps({"experiments": [
+        experiment(dimensions=["platform", "country"])]}))
+    assert config.experiments[0].dimensions == ("platform", "country")
