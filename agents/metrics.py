@@ -18,3 +18,5 @@ FACTS = Counter("abstream_facts_emitted_total", "Per-user fact rows emitted")
 EVENT_TIME_LAG = Gauge("abstream_event_time_lag_seconds",
                        "Wall clock minus the newest event time seen")
 USERS = Gauge("abstream_users_in_state", "Users whose state this worker holds")
+REPARTITIONED = Counter("abstream_repartitioned_total",
+                        "Messages read by the repartition step", ["topic"])

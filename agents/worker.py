@@ -14,13 +14,19 @@ from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
 from agents.ingest_api import Ingestion, add_ingest_routes
 from agents.pipeline import register_pipeline
+from agents.repartition import register_repartition
 from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
 from topology.app import create_app
 from topology.producer import EventProducer
 from topology.settings import Settings
-from topology.topics import abstream_topics, describe_topic, ensure_topics
+from topology.topics import (
+    abstream_topics,
+    describe_topic,
+    ensure_topics,
+    repartition_topics,
+)
 
 
 class ApiServer(Service):
@@ -65,8 +71,10 @@ class ApiServer(Service):
 async def prepare_topics(settings: Settings) -> None:
     """Create missing topics; refuse to run when a user's exposures and goal events could
     land on different workers."""
-    await ensure_topics(settings.bootstrap_servers,
-                        abstream_topics(settings.topic_partitions, settings.topics))
+    specs = abstream_topics(settings.topic_partitions, settings.topics)
+    if settings.repartition:
+        specs += repartition_topics(settings.topic_partitions, settings.topics)
+    await ensure_topics(settings.bootstrap_servers, specs)
     topics = settings.topics
     counts = {name: (await describe_topic(settings.bootstrap_servers, name))[0]
               for name in (topics.exposures, topics.events)}
@@ -81,6 +89,8 @@ def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
     server = ApiServer(settings)
     app.web_server(server)
     register_pipeline(app, settings, server.config)
+    if settings.repartition:
+        register_repartition(app, settings)
     return app, server
 
 

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     clock_skew_s: float = Field(60.0, ge=0, description="a goal this early still counts")
     kafka_session_timeout_s: float = Field(30.0, ge=6, le=300)
     commit_interval_s: float = Field(2.8, gt=0, le=600, description="how often offsets commit")
+    repartition: bool = Field(False, description="re-key the -unkeyed topics by user_id")
     join_batch_max: int = Field(1000, ge=1, le=100_000,
                                 description="messages the join takes at once")
     join_batch_ms: float = Field(50.0, gt=0, le=10_000,

@@ -53,6 +53,15 @@ class TopicNames:
     def facts(self) -> str:
         return f"{self.prefix}.facts"
 
+    @property
+    def exposures_unkeyed(self) -> str:
+        """Exposures from producers that cannot key by user_id (see `repartition_topics`)."""
+        return f"{self.prefix}.exposures-unkeyed"
+
+    @property
+    def events_unkeyed(self) -> str:
+        return f"{self.prefix}.events-unkeyed"
+
 
 def abstream_topics(partitions: int, names: TopicNames | None = None) -> list[TopicSpec]:
     """Every topic, with `partitions` for the user-keyed (co-partitioned) streams."""
@@ -68,6 +77,13 @@ def abstream_topics(partitions: int, names: TopicNames | None = None) -> list[To
         # Per-user facts for the sink: latest version per key is all that matters.
         TopicSpec(names.facts, partitions, {"cleanup.policy": "compact"}),
     ]
+
+
+def repartition_topics(partitions: int, names: TopicNames | None = None) -> list[TopicSpec]:
+    """The inputs of the optional repartition step, keyed any way (or not at all)."""
+    names = names or TopicNames()
+    return [TopicSpec(names.exposures_unkeyed, partitions),
+            TopicSpec(names.events_unkeyed, partitions)]
 
 
 async def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]:

@@ -25,6 +25,7 @@ def workers(
         "ABSTREAM_KAFKA_BOOTSTRAP": servers.bootstrap,
         "ABSTREAM_TOPIC_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
         "ABSTREAM_TOPIC_PARTITIONS": "2",
+        "ABSTREAM_REPARTITION": "true",
         "ABSTREAM_API_TOKENS": ",".join(f"{actor}:{token}" for actor, token in TOKENS.items()),
         **{f"ABSTREAM_{name.upper()}": str(value) for name, value in TEST_PORTS.items()},
     }

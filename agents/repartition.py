@@ -1,0 +1,51 @@
+"""The optional repartition step, for producers that cannot key events by user_id.
+
+With `ABSTREAM_REPARTITION=true` a worker also reads `<prefix>.exposures-unkeyed`
+and `<prefix>.events-unkeyed`, keyed any way or not at all, and writes each valid
+message unchanged to `<prefix>.exposures` or `<prefix>.events` keyed by its
+user_id, where the join expects it. What cannot be decoded goes to the
+dead-letter topic with the reason. Delivery is at least once: a message copied
+again after a crash reaches the join twice and is dropped there as a duplicate of
+its event_id.
+"""
+
+from __future__ import annotations
+
+import time
+
+import faust
+
+from agents import metrics
+from schemas import SchemaError, decode, encode
+from topology.settings import Settings
+
+
+def register_repartition(app: faust.App, settings: Settings) -> None:
+    topics = settings.topics
+    keyed = {topics.exposures_unkeyed: (topics.exposures, "exposure"),
+             topics.events_unkeyed: (topics.events, "goal_event")}
+    source = app.topic(*keyed, key_serializer="raw", value_serializer="raw")
+    producer = app.producer
+
+    @app.agent(source, name="repartition")
+    async def repartition(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.join_batch_max,
+                                               within=settings.join_batch_ms / 1000):
+            for event in events:
+                message = event.message
+                target, schema = keyed[message.topic]
+                metrics.REPARTITIONED.labels(message.topic).inc()
+                try:
+                    user_id = decode(schema, message.value or b"")["user_id"]
+                except SchemaError as exc:
+                    await producer.send(topics.deadletter, message.key,
+                                        _dead_letter(message, str(exc)), None, None, None)
+                    continue
+                await producer.send(target, user_id.encode(), message.value, None, None, None)
+
+
+def _dead_letter(message: faust.types.tuples.Message, reason: str) -> bytes:
+    metrics.DEAD_LETTERS.labels(message.topic, reason.split(":")[0][:40]).inc()
+    return encode("dead_letter", {
+        "topic": message.topic, "key": message.key, "payload": message.value or b"",
+        "error": reason, "received_at": int(time.time() * 1000), "source": "repartition"})
