@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from infra import Stack
 from schemas import decode, encode
 from sinks import open_sink
-from sinks.tables import EXPOSURE_COLUMNS, create_tables, exposure_row
+from sinks.migrations import migrate
+from sinks.tables import EXPOSURE_COLUMNS, exposure_row
 from topology.settings import Settings
 from topology.topics import abstream_topics, ensure_topics
 
@@ -88,7 +89,7 @@ def run_demo(
         )
         say(f"{'kafka':<10} produced and consumed {position}")
         with open_sink(settings.results_sink_url) as sink:
-            create_tables(sink)
+            migrate(sink)
             sink.insert("exposures_raw", EXPOSURE_COLUMNS, [exposure_row(exposure)])
             (row,) = sink.query(
                 f"SELECT {', '.join(EXPOSURE_COLUMNS)} FROM {sink.database}.exposures_raw FINAL"

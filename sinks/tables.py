@@ -1,10 +1,11 @@
-"""Table definitions, in SQL that runs on ClickHouse 18.16 and on current ClickHouse."""
+"""Table definitions and rows, in SQL that runs on ClickHouse 18.16 and on current ClickHouse.
+
+`sinks.migrations` creates the tables.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from sinks.base import Sink
 
 EXPOSURE_COLUMNS = (
     "event_id", "user_id", "experiment", "variant", "phase", "config_version",
@@ -29,9 +30,57 @@ ORDER BY (experiment, user_id, event_id)
 """
 
 
-def create_tables(sink: Sink) -> None:
-    sink.ensure_database()
-    sink.command(EXPOSURES_RAW.format(database=sink.database))
+USER_METRIC_COLUMNS = (
+    "experiment", "phase", "variant", "user_id", "metric", "value", "covariate",
+    "denominator", "denominator_covariate", "first_exposure_ms", "multiple_exposures",
+    "dimension_names", "dimension_values", "version",
+)
+
+# One row per user, experiment phase and metric, from the facts topic: the row of the
+# highest version is the user's (with FINAL, or after merges). Ratio metrics carry
+# their denominator (and its covariate) beside the numerator.
+USER_METRICS = """
+CREATE TABLE IF NOT EXISTS {database}.user_metrics (
+    experiment String,
+    phase UInt32,
+    variant String,
+    user_id String,
+    metric String,
+    value Float64,
+    covariate Float64,
+    denominator Float64,
+    denominator_covariate Float64,
+    first_exposure_ms Int64,
+    multiple_exposures UInt8,
+    dimension_names Array(String),
+    dimension_values Array(String),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (experiment, phase, variant, metric, user_id)
+"""
+
+
+def user_metric_rows(fact: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """A decoded Fact record as `user_metrics` rows, one per metric."""
+    values, covariates = fact["values"], fact["covariates"]
+    names = sorted(fact["attributes"])
+    head = (fact["experiment"], fact["phase"], fact["variant"], fact["user_id"])
+    tail = (fact["first_exposure"], int(fact["multiple_exposures"]), names,
+            [fact["attributes"][name] for name in names], fact["version"])
+    rows = []
+    for key in sorted(values):
+        if key.endswith(":den"):
+            continue
+        if key.endswith(":num"):
+            metric = key[: -len(":num")]
+            den = f"{metric}:den"
+            measures = (values[key], covariates.get(key, 0.0), values[den],
+                        covariates.get(den, 0.0))
+        else:
+            metric = key
+            measures = (values[key], covariates.get(key, 0.0), 0.0, 0.0)
+        rows.append((*head, metric, *measures, *tail))
+    return rows
 
 
 def exposure_row(exposure: dict[str, Any]) -> tuple[Any, ...]:

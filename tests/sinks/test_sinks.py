@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 
 from sinks import Sink, SinkError
-from sinks.tables import EXPOSURE_COLUMNS, create_tables, exposure_row
+from sinks.migrations import migrate
+from sinks.tables import EXPOSURE_COLUMNS, exposure_row
 
 pytestmark = pytest.mark.infra
 
@@ -39,7 +40,7 @@ def test_query_parameters_are_escaped(sink: Sink, unique_name: str) -> None:
 
 
 def test_replacing_merge_tree_collapses_replayed_rows(sink: Sink) -> None:
-    create_tables(sink)
+    migrate(sink)
     exposure = {
         "event_id": f"replay-{sink.url}", "user_id": "u1", "experiment": "e", "variant": "b",
         "phase": 2, "config_version": 7, "timestamp": 1_700_000_000_123,

@@ -1,0 +1,59 @@
+"""Versioned, idempotent schema migrations, applied in order at start-up.
+
+Each migration is a list of statements with a `{database}` placeholder. The
+versions applied are recorded in `schema_migrations`; `migrate` applies the
+missing ones in order and returns their versions. Every statement is also
+idempotent on its own (IF NOT EXISTS), so a migration interrupted half-way is
+simply applied again. The SQL runs unchanged on ClickHouse 18.16 and on chDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sinks.base import Sink
+from sinks.tables import EXPOSURES_RAW, USER_METRICS
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "exposures_raw", (EXPOSURES_RAW,)),
+    Migration(2, "user_metrics", (USER_METRICS,)),
+)
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS {database}.schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree()
+ORDER BY version
+"""
+
+
+def applied_versions(sink: Sink) -> set[int]:
+    rows = sink.query(f"SELECT DISTINCT version FROM {sink.database}.schema_migrations")
+    return {int(version) for (version,) in rows}
+
+
+def migrate(sink: Sink, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Bring the sink's database to the newest schema; returns the versions applied now."""
+    sink.ensure_database()
+    sink.command(_LEDGER.format(database=sink.database))
+    done = applied_versions(sink)
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            sink.command(statement.format(database=sink.database))
+        sink.insert("schema_migrations", ["version", "name"],
+                    [(migration.version, migration.name)])
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,73 @@
+"""Migrations, fact rows and per-variant totals, on the ClickHouse server and on chDB."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from sinks import Sink
+from sinks.migrations import MIGRATIONS, applied_versions, migrate
+from sinks.tables import USER_METRIC_COLUMNS, user_metric_rows
+from sinks.totals import variant_totals
+
+pytestmark = pytest.mark.infra
+
+
+def test_migrations_apply_once_in_order(fresh_sink: Sink) -> None:
+    assert migrate(fresh_sink) == [m.version for m in MIGRATIONS]
+    assert migrate(fresh_sink) == []
+    assert applied_versions(fresh_sink) == {m.version for m in MIGRATIONS}
+    tables = {name for (name,) in fresh_sink.query(
+        "SELECT name FROM system.tables WHERE database = %(db)s", {"db": fresh_sink.database})}
+    assert {"schema_migrations", "exposures_raw", "user_metrics"} <= tables
+
+
+def fact(user: int, version: int, rng: random.Random) -> dict[str, Any]:
+    purchases = float(rng.randint(0, 5))
+    return {
+        "experiment": "exp", "phase": 1, "variant": "ab"[user % 2], "user_id": f"u{user}",
+        "first_exposure": 1_795_000_000_000 + user, "multiple_exposures": False,
+        "attributes": {"platform": ["ios", "web"][user % 3 == 0]} if user % 5 else {},
+        "values": {"n": purchases, "aov:num": purchases * 10.0, "aov:den": purchases},
+        "covariates": {"n": float(rng.randint(0, 3)), "aov:num": 5.0, "aov:den": 1.0},
+        "version": version,
+    }
+
+
+def expected_totals(facts: list[dict[str, Any]], dimension: str | None) -> dict:
+    totals: dict[tuple, list[float]] = defaultdict(lambda: [0.0] * 9)
+    for f in facts:
+        slice_ = f["attributes"].get(dimension, "") if dimension else ""
+        for metric, x, y, d in (("n", f["values"]["n"], f["covariates"]["n"], 0.0),
+                                ("aov", f["values"]["aov:num"], f["covariates"]["aov:num"],
+                                 f["values"]["aov:den"])):
+            t = totals[(f["variant"], metric, slice_)]
+            for i, term in enumerate((1, x, x * x, y, y * y, x * y, d, d * d, x * d)):
+                t[i] += term
+    return {key: [int(t[0]), *t[1:]] for key, t in totals.items()}
+
+
+@pytest.mark.parametrize("dimension", [None, "platform"])
+def test_totals_count_each_users_latest_fact_once(fresh_sink: Sink,
+                                                  dimension: str | None) -> None:
+    migrate(fresh_sink)
+    rng = random.Random(7)
+    older = [fact(user, 1, rng) for user in range(300)]
+    latest = [fact(user, 2, rng) for user in range(300)]
+    rows = [row for f in older + latest for row in user_metric_rows(f)]
+    # Every batch written twice, the old versions after the new ones: nothing changes.
+    for batch in (rows, list(reversed(rows))):
+        fresh_sink.insert("user_metrics", USER_METRIC_COLUMNS, batch)
+    got = {(t.variant, t.metric, t.slice):
+           [t.n, t.sum_x, t.sum_x2, t.sum_y, t.sum_y2, t.sum_xy, t.sum_d, t.sum_d2, t.sum_xd]
+           for t in variant_totals(fresh_sink, "exp", dimension)}
+    expected = expected_totals(latest, dimension)
+    assert set(got) == set(expected)
+    for key, sums in expected.items():
+        assert got[key][0] == sums[0]  # n, exactly
+        assert got[key][1:] == pytest.approx(sums[1:], rel=1e-12)
+    if dimension:
+        assert {key[2] for key in got} == {"", "ios", "web"}
