@@ -20,3 +20,7 @@ EVENT_TIME_LAG = Gauge("abstream_event_time_lag_seconds",
 USERS = Gauge("abstream_users_in_state", "Users whose state this worker holds")
 REPARTITIONED = Counter("abstream_repartitioned_total",
                         "Messages read by the repartition step", ["topic"])
+SINK_ROWS = Counter("abstream_sink_rows_total", "Rows written to the results store", ["table"])
+SINK_ERRORS = Counter("abstream_sink_errors_total", "Failed writes to the results store (retried)")
+SINK_LAG = Gauge("abstream_sink_lag_seconds",
+                 "Wall clock minus when the newest fact written to the store was produced")

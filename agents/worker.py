@@ -15,6 +15,7 @@ from agents.experiment_admin import ExperimentAdmin
 from agents.ingest_api import Ingestion, add_ingest_routes
 from agents.pipeline import register_pipeline
 from agents.repartition import register_repartition
+from agents.sink_writer import register_sink_writer
 from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
@@ -91,6 +92,8 @@ def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
     register_pipeline(app, settings, server.config)
     if settings.repartition:
         register_repartition(app, settings)
+    if settings.write_results:
+        register_sink_writer(app, settings)
     return app, server
 
 

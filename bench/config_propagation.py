@@ -42,7 +42,8 @@ def main() -> None:
     settings = load_settings()
     started = [n for n, s in Stack(settings).up(["kafka"]).items() if s is not None]
     env = {"ABSTREAM_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-           "ABSTREAM_API_TOKENS": f"bench:{TOKEN}", "ABSTREAM_TOPIC_PARTITIONS": "1"}
+           "ABSTREAM_API_TOKENS": f"bench:{TOKEN}", "ABSTREAM_TOPIC_PARTITIONS": "1",
+           "ABSTREAM_WRITE_RESULTS": "false"}
     with tempfile.TemporaryDirectory() as logs:
         workers = [WorkerProcess(port, env, Path(logs) / f"{port}.log") for port in (26166, 26167)]
         try:

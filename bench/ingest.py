@@ -88,7 +88,8 @@ def main() -> None:
     settings = load_settings()
     started = [n for n, s in Stack(settings).up(["kafka"]).items() if s is not None]
     env = {"ABSTREAM_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-           "ABSTREAM_API_TOKENS": f"bench:{TOKEN}"}
+           "ABSTREAM_API_TOKENS": f"bench:{TOKEN}",
+           "ABSTREAM_WRITE_RESULTS": "false"}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         worker = WorkerProcess(PORT, env, folder / "worker.log")

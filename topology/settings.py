@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     database: str = Field("abstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     sink_url: str | None = Field(None, description="Where results go; unset = embedded chDB")
+    write_results: bool = Field(True, description="this worker writes facts to the sink")
+    sink_batch_rows: int = Field(10_000, ge=1, le=1_000_000,
+                                 description="facts written to the sink at once, at most")
+    sink_batch_s: float = Field(1.0, gt=0, le=300, description="longest wait to fill a batch")
     topic_partitions: int = Field(4, ge=1, le=1024)
     topic_prefix: str = Field("abstream", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 

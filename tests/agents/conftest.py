@@ -14,6 +14,11 @@ from topology.settings import load_settings
 TOKENS = {"alice": "alice-secret-token", "bob": "bob-secret-token"}
 
 
+def results_url(servers: Servers) -> str:
+    """A database of its own on the test ClickHouse server, for one set of workers."""
+    return servers.clickhouse_url.rsplit("/", 1)[0] + f"/t_{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture(scope="session")
 def workers(
     servers: Servers, tmp_path_factory: pytest.TempPathFactory
@@ -26,6 +31,7 @@ def workers(
         "ABSTREAM_TOPIC_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
         "ABSTREAM_TOPIC_PARTITIONS": "2",
         "ABSTREAM_REPARTITION": "true",
+        "ABSTREAM_SINK_URL": results_url(servers),
         "ABSTREAM_API_TOKENS": ",".join(f"{actor}:{token}" for actor, token in TOKENS.items()),
         **{f"ABSTREAM_{name.upper()}": str(value) for name, value in TEST_PORTS.items()},
     }

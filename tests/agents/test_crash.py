@@ -36,6 +36,7 @@ async def test_sigkill_and_restart_applies_nothing_twice(
            "ABSTREAM_API_TOKENS": "alice:alice-secret-token",
            "ABSTREAM_KAFKA_SESSION_TIMEOUT_S": "6",
            "ABSTREAM_COMMIT_INTERVAL_S": str(commit_interval_s),
+           "ABSTREAM_WRITE_RESULTS": "false",
            **{f"ABSTREAM_{k.upper()}": str(v) for k, v in TEST_PORTS.items()}}
     worker = WorkerProcess(26366, env, tmp_path / "worker.log")
     worker.start()

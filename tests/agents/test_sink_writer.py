@@ -1,0 +1,69 @@
+"""Facts reach the results store: the workers write them to ClickHouse, once per user."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from agents.join import encode_fact
+from agents.sink_writer import fact_rows
+from experiments.attribution import Fact
+from infra.worker_process import WorkerProcess
+from sinks import SinkError, open_sink
+from sinks.tables import USER_METRIC_COLUMNS
+from sinks.totals import variant_totals
+from tests.agents.test_pipeline import create_experiment, facts_of, send
+
+USERS = 12
+
+
+async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
+                                                   servers: Any) -> None:
+    key = f"sink_{uuid.uuid4().hex[:8]}"
+    create_experiment(workers[0], key)
+    t = int(time.time() * 1000) - 3_600_000
+    steps = []
+    for i in range(USERS):
+        user = f"{key}-u{i}"
+        steps.append(("/exposures", {"event_id": f"{user}-x", "user_id": user,
+                                     "experiment": key, "variant": "ab"[i % 2],
+                                     "timestamp": t}))
+        steps += [("/events", {"event_id": f"{user}-g{j}", "user_id": user,
+                               "name": "purchase", "timestamp": t + 1000 + j})
+                  for j in range(i % 3)]
+    await send(workers[0], steps)
+    expected = {f"{key}-u{i}": float(i % 3) for i in range(USERS)}
+    facts = await facts_of(servers, workers[0], key, expected)
+    assert {user: fact["values"]["n"] for user, fact in facts.items()} == expected
+
+    want = {}
+    for variant in "ab":
+        values = [f["values"]["n"] for f in facts.values() if f["variant"] == variant]
+        want[variant] = (len(values), sum(values), sum(v * v for v in values))
+    with open_sink(workers[0].env["ABSTREAM_SINK_URL"]) as sink:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                got = {t.variant: (t.n, t.sum_x, t.sum_x2)
+                       for t in await asyncio.to_thread(variant_totals, sink, key)}
+            except SinkError:  # the workers have not created the tables yet
+                got = {}
+            if got == want or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    assert got == want
+
+
+def test_fact_rows_skip_and_count_what_cannot_be_decoded() -> None:
+    fact = Fact(experiment="e", phase=1, variant="a", user_id="u", first_exposure_ms=1,
+                attributes={"platform": "ios"}, values={"n": 2.0, "r:num": 3.0, "r:den": 4.0},
+                covariates={"n": 1.0}, multiple_exposures=False, version=5)
+    rows, broken = fact_rows([encode_fact(fact), b"garbage", None])
+    assert broken == 2
+    assert [dict(zip(USER_METRIC_COLUMNS, row, strict=True))["metric"] for row in rows] == [
+        "n", "r"]
+    ratio = dict(zip(USER_METRIC_COLUMNS, rows[1], strict=True))
+    assert (ratio["value"], ratio["denominator"], ratio["version"]) == (3.0, 4.0, 5)
+    assert (ratio["dimension_names"], ratio["dimension_values"]) == (["platform"], ["ios"])
