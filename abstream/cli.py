@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_experiments_parser(commands).set_defaults(run=_experiments)
 
+    from abstream.results_cli import add_results_parser, run_results_command
+
+    add_results_parser(commands).set_defaults(run=run_results_command)
+
     worker = commands.add_parser("worker", help="run a worker: stream processing and the API")
     worker.add_argument("--port", type=int, help="the HTTP port (default ABSTREAM_WEB_PORT)")
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])

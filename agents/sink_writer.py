@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
 import faust
 
 from agents import metrics
+from agents.results_store import ResultsStore
 from schemas import SchemaError, decode
-from sinks import Sink, SinkError, open_sink
-from sinks.migrations import migrate
+from sinks import Sink, SinkError
 from sinks.tables import USER_METRIC_COLUMNS, user_metric_rows
 from topology.settings import Settings
 
@@ -32,12 +32,12 @@ T = TypeVar("T")
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
 
 
-async def with_backoff(call: Callable[[], T], what: str) -> T:
-    """Run a blocking call in a thread until it succeeds, waiting longer after each failure."""
+async def with_backoff(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+    """Await `attempt()` until it succeeds, waiting longer after each failure."""
     delay = BACKOFF_FIRST_S
     while True:
         try:
-            return await asyncio.to_thread(call)
+            return await attempt()
         except SinkError as exc:
             metrics.SINK_ERRORS.inc()
             log.warning("%s failed, retrying in %.1f s: %s", what, delay, exc)
@@ -56,33 +56,28 @@ def fact_rows(values: list[bytes | None]) -> tuple[list[tuple[Any, ...]], int]:
     return rows, broken
 
 
-def register_sink_writer(app: faust.App, settings: Settings) -> None:
+def register_sink_writer(app: faust.App, settings: Settings, store: ResultsStore) -> None:
     facts = app.topic(settings.topics.facts, key_serializer="raw", value_serializer="raw")
-    opened: list[Sink] = []
-
-    async def sink() -> Sink:
-        if not opened:
-            store = await with_backoff(lambda: open_sink(settings.results_sink_url),
-                                       "opening the results store")
-            await with_backoff(lambda: migrate(store), "migrating the results store")
-            opened.append(store)
-        return opened[0]
 
     @app.agent(facts, name="sink-writer")
     async def write(stream: faust.StreamT) -> None:
-        store = await sink()  # the schema is there from start-up, before any fact
+        # The schema is there from start-up, before any fact.
+        await with_backoff(partial(store.call, _nothing), "opening the results store")
         async for events in stream.take_events(settings.sink_batch_rows,
                                                within=settings.sink_batch_s):
             rows, broken = fact_rows([event.message.value for event in events])
             if broken:  # written by this pipeline: never expected, but never silent
                 log.error("%d facts could not be decoded and were skipped", broken)
-            await with_backoff(partial(store.insert, "user_metrics", USER_METRIC_COLUMNS, rows),
+            await with_backoff(partial(store.call, partial(_insert, rows=rows)),
                                f"writing {len(rows)} rows")
             metrics.SINK_ROWS.labels("user_metrics").inc(len(rows))
             newest = max(event.message.timestamp for event in events)
             metrics.SINK_LAG.set(max(0.0, time.time() - newest))
 
-    @app.on_before_shutdown.connect
-    async def close_sink(app: faust.App, **kwargs: Any) -> None:
-        while opened:
-            opened.pop().close()
+
+def _insert(sink: Sink, rows: list[tuple[Any, ...]]) -> int:
+    return sink.insert("user_metrics", USER_METRIC_COLUMNS, rows)
+
+
+def _nothing(sink: Sink) -> None:
+    """Opening the store (and migrating it) is all there is to do."""

@@ -15,6 +15,8 @@ from agents.experiment_admin import ExperimentAdmin
 from agents.ingest_api import Ingestion, add_ingest_routes
 from agents.pipeline import register_pipeline
 from agents.repartition import register_repartition
+from agents.results_api import Results, add_results_routes
+from agents.results_store import ResultsStore
 from agents.sink_writer import register_sink_writer
 from experiments import ExperimentClient
 from infra.errors import InfraError
@@ -38,6 +40,7 @@ class ApiServer(Service):
         self.settings = settings
         self.config = ConfigService(settings.bootstrap_servers, settings.topics)
         self.producer = EventProducer(settings.bootstrap_servers, settings.topics)
+        self.results_store = ResultsStore(settings.results_sink_url)
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
@@ -53,6 +56,7 @@ class ApiServer(Service):
             await self._runner.cleanup()
         await self.producer.stop()
         await self.config.stop()
+        self.results_store.close()
 
     def _web_app(self) -> web.Application:
         settings = self.settings
@@ -66,6 +70,7 @@ class ApiServer(Service):
             max_batch=settings.max_batch_events,
             max_body=settings.max_body_bytes,
         ))
+        add_results_routes(app, Results(self.results_store, snapshot))
         return app
 
 
@@ -93,7 +98,7 @@ def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
     if settings.repartition:
         register_repartition(app, settings)
     if settings.write_results:
-        register_sink_writer(app, settings)
+        register_sink_writer(app, settings, server.results_store)
     return app, server
 
 

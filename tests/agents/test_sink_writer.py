@@ -7,6 +7,10 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
+from abstream.results_cli import results_table
+from agents.admin_client import ApiError
 from agents.join import encode_fact
 from agents.sink_writer import fact_rows
 from experiments.attribution import Fact
@@ -54,6 +58,19 @@ async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
                 break
             await asyncio.sleep(0.5)
     assert got == want
+
+    report = workers[1].client().get(f"/experiments/{key}/results")
+    (overall,) = report["slices"]
+    assert overall["exposures"] == {variant: want[variant][0] for variant in "ab"}
+    (comparison,) = overall["comparisons"]
+    means = {variant: want[variant][1] / want[variant][0] for variant in "ab"}
+    assert comparison["control_mean"] == pytest.approx(means["a"])
+    assert comparison["diff"] == pytest.approx(means["b"] - means["a"])
+    assert overall["srm"]["status"] == "ok"
+    table = results_table(report)
+    assert f"exposures a: {want['a'][0]}  b: {want['b'][0]}" in table and "SRM ok" in table
+    with pytest.raises(ApiError, match="not a dimension"):
+        workers[1].client().get(f"/experiments/{key}/results?dimension=platform")
 
 
 def test_fact_rows_skip_and_count_what_cannot_be_decoded() -> None:

@@ -1,0 +1,76 @@
+"""`GET /experiments/{key}/results[?dimension=...]`: the results of the current phase.
+
+Totals come from the results store (`sinks.totals`), the numbers from
+`analysis.report`; answers are cached for a short while per experiment and
+dimension, so dashboards polling every second cost one query per period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+
+from agents.results_store import ResultsStore
+from analysis.report import experiment_report
+from experiments import ConfigSnapshot
+from sinks import SinkError
+from sinks.totals import variant_totals
+
+CACHE_S = 2.0
+
+
+@dataclass
+class Results:
+    store: ResultsStore
+    snapshot: Callable[[], ConfigSnapshot]
+    cache: dict[tuple[str, str | None], tuple[float, dict[str, Any]]] = field(
+        default_factory=dict)
+
+    async def of(self, key: str, dimension: str | None) -> dict[str, Any]:
+        experiment = self.snapshot().experiment(key)
+        if experiment is None:
+            raise web.HTTPNotFound(reason=f"no experiment {key!r}")
+        if dimension is not None and dimension not in experiment.dimensions:
+            known = ", ".join(experiment.dimensions) or "none"
+            raise web.HTTPBadRequest(
+                reason=f"{dimension!r} is not a dimension of {key!r} (configured: {known})")
+        cached = self.cache.get((key, dimension))
+        if cached and time.monotonic() - cached[0] < CACHE_S:
+            return cached[1]
+        try:
+            totals = await self.store.call(partial(variant_totals, experiment=key,
+                                                   dimension=dimension))
+        except SinkError as exc:
+            raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
+        phase = experiment.phase
+        metrics = {m.key: m.kind.value for m in experiment.metrics}
+        report = {
+            "experiment": key, "phase": phase, "dimension": dimension,
+            "control": experiment.control,
+            "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "slices": experiment_report(
+                [v.key for v in experiment.variants], experiment.weights, metrics,
+                [t for t in totals if t.phase == phase]),
+        }
+        self.cache[(key, dimension)] = (time.monotonic(), report)
+        return report
+
+
+RESULTS = web.AppKey("results", Results)
+
+
+def add_results_routes(app: web.Application, results: Results) -> None:
+    app[RESULTS] = results
+    app.add_routes([web.get("/experiments/{key}/results", get_results)])
+
+
+async def get_results(request: web.Request) -> web.Response:
+    results = request.app[RESULTS]
+    report = await results.of(request.match_info["key"], request.query.get("dimension"))
+    return web.json_response(report)

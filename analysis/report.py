@@ -1,0 +1,148 @@
+"""An experiment's results from its per-variant totals: pure, JSON-ready, no I/O.
+
+`experiment_report` takes the totals of one phase (overall, or per slice of a
+dimension) and returns, per slice: exposures and SRM (chi-square and the
+sequential test) per variant, and per metric and treatment variant the
+comparison against control — rate or mean, absolute and relative effect with
+intervals, p-value, CUPED-adjusted figures when the metric has a covariate,
+always-valid interval and p-value — with Holm's correction across the family of
+metrics × variants of the slice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from analysis.compare import Comparison, compare, compare_ratio
+from analysis.corrections import adjust
+from analysis.cuped import cuped_compare
+from analysis.errors import AnalysisError
+from analysis.inference import Interval
+from analysis.srm import sequential_srm, srm_chi_square
+from analysis.stats import RatioStats, SampleStats
+
+
+class Totals(Protocol):
+    """One (variant, metric, slice) of per-variant totals (see sinks.totals)."""
+
+    variant: str
+    metric: str
+    slice: str
+    n: int
+    sum_x: float
+    sum_x2: float
+    sum_y: float
+    sum_y2: float
+    sum_xy: float
+    sum_d: float
+    sum_d2: float
+    sum_xd: float
+
+
+def experiment_report(
+    variants: Sequence[str],
+    weights: Mapping[str, float],
+    metrics: Mapping[str, str],  # metric key → kind ("conversion", "count", "sum", "ratio")
+    totals: Sequence[Totals],
+    *,
+    alpha: float = 0.05,
+) -> list[dict[str, Any]]:
+    """One entry per slice ("" overall), in the order of the slices' values."""
+    slices: dict[str, list[Totals]] = {}
+    for row in totals:
+        slices.setdefault(row.slice, []).append(row)
+    return [_slice_report(name, variants, weights, metrics, rows, alpha)
+            for name, rows in sorted(slices.items())]
+
+
+def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, float],
+                  metrics: Mapping[str, str], rows: list[Totals],
+                  alpha: float) -> dict[str, Any]:
+    by_key = {(row.variant, row.metric): row for row in rows}
+    exposures = {v: max((row.n for row in rows if row.variant == v), default=0)
+                 for v in variants}
+    control = variants[0]
+    entries, comparisons = [], []
+    for metric, kind in metrics.items():
+        for variant in variants[1:]:
+            base, treated = by_key.get((control, metric)), by_key.get((variant, metric))
+            entry: dict[str, Any] = {"metric": metric, "kind": kind, "variant": variant,
+                                     "control_n": base.n if base else 0,
+                                     "treatment_n": treated.n if treated else 0}
+            try:
+                if base is None or treated is None:
+                    raise AnalysisError("no users in one of the arms yet")
+                comparison = _compare(kind, base, treated, alpha)
+            except AnalysisError as exc:
+                entry["error"] = str(exc)
+            else:
+                entry.update(_comparison(comparison))
+                comparisons.append((entry, comparison))
+            entries.append(entry)
+    if comparisons:
+        for (entry, _), adjusted in zip(comparisons, adjust([c for _, c in comparisons],
+                                                             "holm", alpha=alpha), strict=True):
+            entry["p_value_holm"] = adjusted.p_value
+            entry["significant"] = adjusted.rejected
+    return {"slice": name, "exposures": exposures,
+            "srm": _srm([exposures[v] for v in variants], [weights[v] for v in variants]),
+            "comparisons": entries}
+
+
+def _compare(kind: str, control: Totals, treatment: Totals, alpha: float) -> Comparison:
+    if kind == "ratio":
+        return compare_ratio(_ratio(control), _ratio(treatment), alpha=alpha)
+    base, treated = _sample(control), _sample(treatment)
+    if _has_covariate(control) and _has_covariate(treatment):
+        return cuped_compare(base, treated, alpha=alpha)
+    return compare(base, treated, alpha=alpha)
+
+
+def _sample(row: Totals) -> SampleStats:
+    return SampleStats(row.n, row.sum_x, row.sum_x2, row.sum_y, row.sum_y2, row.sum_xy)
+
+
+def _ratio(row: Totals) -> RatioStats:
+    return RatioStats(row.n, row.sum_x, row.sum_x2, row.sum_d, row.sum_d2, row.sum_xd)
+
+
+def _has_covariate(row: Totals) -> bool:
+    """A covariate that varies: CUPED has nothing to work with otherwise."""
+    return row.n > 1 and row.sum_y2 * row.n - row.sum_y ** 2 > 0
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    result = {
+        "control_mean": c.control_mean, "treatment_mean": c.treatment_mean,
+        "diff": c.diff, "diff_ci": _interval(c.diff_ci), "lift": c.lift,
+        "lift_ci": _interval(c.lift_ci), "p_value": c.p_value,
+        "diff_ci_always_valid": _interval(c.diff_ci_always_valid),
+        "p_value_always_valid": c.p_value_always_valid,
+    }
+    if c.cuped is not None:
+        result["cuped"] = {"theta": c.cuped.theta,
+                           "variance_reduction": c.cuped.variance_reduction,
+                           "unadjusted_diff": c.cuped.unadjusted.diff,
+                           "unadjusted_p_value": c.cuped.unadjusted.p_value}
+    return result
+
+
+def _interval(interval: Interval | None) -> list[float | None] | None:
+    if interval is None:
+        return None
+    return [_finite(interval.lower), _finite(interval.upper)]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None  # JSON has no infinity
+
+
+def _srm(counts: list[int], weights: list[float]) -> dict[str, Any]:
+    if sum(counts) == 0:
+        return {"status": "no data"}
+    chi = srm_chi_square(counts, weights)
+    sequential = sequential_srm(counts, weights)
+    return {"status": "mismatch" if chi.mismatch or sequential.mismatch else "ok",
+            "p_value": chi.p_value, "p_value_sequential": sequential.p_value}
