@@ -24,3 +24,7 @@ SINK_ROWS = Counter("abstream_sink_rows_total", "Rows written to the results sto
 SINK_ERRORS = Counter("abstream_sink_errors_total", "Failed writes to the results store (retried)")
 SINK_LAG = Gauge("abstream_sink_lag_seconds",
                  "Wall clock minus when the newest fact written to the store was produced")
+SRM_MISMATCH = Gauge("abstream_srm_mismatch", "1 while a sample-ratio mismatch is confirmed",
+                     ["experiment"])
+SRM_P_VALUE = Gauge("abstream_srm_p_value", "The sequential SRM test's p-value",
+                    ["experiment"])

@@ -18,6 +18,7 @@ from agents.repartition import register_repartition
 from agents.results_api import Results, add_results_routes
 from agents.results_store import ResultsStore
 from agents.sink_writer import register_sink_writer
+from agents.srm_monitor import register_srm_monitor
 from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
@@ -99,6 +100,7 @@ def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
         register_repartition(app, settings)
     if settings.write_results:
         register_sink_writer(app, settings, server.results_store)
+        register_srm_monitor(app, settings, server.config, server.results_store)
     return app, server
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sinks.base import Sink
-from sinks.tables import EXPOSURES_RAW, USER_METRICS
+from sinks.tables import EXPOSURES_RAW, SRM_ALERTS, USER_METRICS
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exposures_raw", (EXPOSURES_RAW,)),
     Migration(2, "user_metrics", (USER_METRICS,)),
+    Migration(3, "srm_alerts", (SRM_ALERTS,)),
 )
 
 _LEDGER = """

@@ -90,3 +90,25 @@ def exposure_row(exposure: dict[str, Any]) -> tuple[Any, ...]:
         exposure["phase"], exposure["config_version"], exposure["timestamp"],
         exposure["received_at"], exposure["source"], int(exposure["override"]),
     )
+
+
+SRM_ALERT_COLUMNS = (
+    "alert_id", "experiment", "phase", "variants", "observed", "expected_share",
+    "p_value", "p_value_sequential", "detected_at_ms",
+)
+
+# One row per sample-ratio mismatch found (see agents.srm_monitor).
+SRM_ALERTS = """
+CREATE TABLE IF NOT EXISTS {database}.srm_alerts (
+    alert_id String,
+    experiment String,
+    phase UInt32,
+    variants Array(String),
+    observed Array(UInt64),
+    expected_share Array(Float64),
+    p_value Float64,
+    p_value_sequential Float64,
+    detected_at_ms Int64
+) ENGINE = ReplacingMergeTree()
+ORDER BY (experiment, phase, alert_id)
+"""

@@ -52,3 +52,18 @@ def variant_totals(sink: Sink, experiment: str,
     return [VariantTotals(row[0], int(row[1]), row[2], row[3], row[4], int(row[5]),
                           *(float(value) for value in row[6:]))
             for row in sink.query(sql, params)]
+
+
+EXPOSED_SQL = """
+SELECT variant, uniqExact(user_id)
+FROM {database}.user_metrics FINAL
+WHERE experiment = %(experiment)s AND phase = %(phase)s
+GROUP BY variant
+"""
+
+
+def exposed_users(sink: Sink, experiment: str, phase: int) -> dict[str, int]:
+    """Users per variant with a fact in the experiment's phase."""
+    rows = sink.query(EXPOSED_SQL.format(database=sink.database),
+                      {"experiment": experiment, "phase": phase})
+    return {variant: int(n) for variant, n in rows}

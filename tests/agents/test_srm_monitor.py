@@ -1,0 +1,79 @@
+"""An injected 45/55 split of a 50/50 experiment raises an SRM alert; a correct split does not."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from infra.worker_process import WorkerProcess
+from schemas import decode
+from sinks import SinkError, open_sink
+from tests.agents.test_pipeline import create_experiment
+from tests.kafka_reading import read_topic
+from topology.producer import EventProducer
+from topology.topics import TopicNames
+
+pytestmark = pytest.mark.infra
+
+
+async def test_a_skewed_split_alerts_and_pauses_and_a_fair_one_does_not(
+    workers: list[WorkerProcess], servers: Any
+) -> None:
+    skewed, fair = f"skewed_{uuid.uuid4().hex[:8]}", f"fair_{uuid.uuid4().hex[:8]}"
+    for key in (skewed, fair):
+        create_experiment(workers[0], key)
+    names = TopicNames(workers[0].env["ABSTREAM_TOPIC_PREFIX"])
+    now = int(time.time() * 1000) - 60_000
+    producer = EventProducer(servers.bootstrap, names)
+    await producer.start()
+    try:
+        await producer.send_exposures(
+            [_exposure(skewed, i, "a" if i % 20 < 9 else "b", now) for i in range(10_000)]
+            + [_exposure(fair, i, "ab"[i % 2], now) for i in range(10_000)])
+    finally:
+        await producer.stop()
+
+    alerts = await _until_alerted(workers[0].env["ABSTREAM_SINK_URL"], skewed)
+    # Raised as soon as confirmed, maybe before every exposure was counted.
+    ((experiment, variants, (a, b)),) = alerts
+    assert (experiment, variants) == (skewed, ["a", "b"])
+    assert a + b >= 1_000 and 0.53 < b / (a + b) < 0.57
+    on_topic = [decode("srm_alert", r.value)
+                for r in await read_topic(servers.bootstrap, names.alerts)]
+    assert {a["experiment"] for a in on_topic} == {skewed}
+    assert on_topic[0]["observed"] == {"a": a, "b": b}
+    paused = workers[0].client().get(f"/experiments/{skewed}")
+    assert paused["experiment"]["status"] == "paused"
+    history = workers[0].client().get(f"/experiments/{skewed}/history")["history"]
+    assert history[-1]["actor"] == "srm-monitor"
+    assert "sample-ratio mismatch" in history[-1]["reason"]
+    assert workers[0].client().get(f"/experiments/{fair}")["experiment"]["status"] == "active"
+
+
+def _exposure(key: str, i: int, variant: str, now: int) -> dict[str, Any]:
+    user = f"{key}-u{i}"
+    return {"event_id": f"{user}-x", "user_id": user, "experiment": key, "variant": variant,
+            "phase": 1, "config_version": 1, "timestamp": now, "received_at": now,
+            "attributes": {}, "source": "test", "override": False}
+
+
+async def _until_alerted(url: str, key: str) -> list[tuple[str, list[str], list[int]]]:
+    deadline = time.monotonic() + 60
+    found: list[tuple[str, list[str], list[int]]] = []
+    with open_sink(url) as sink:
+        while not found and time.monotonic() < deadline:
+            await asyncio.sleep(1)
+            try:
+                rows = await asyncio.to_thread(
+                    sink.query, f"SELECT experiment, variants, observed "
+                    f"FROM {sink.database}.srm_alerts FINAL")
+            except SinkError:
+                continue
+            found = [(e, list(v), [int(n) for n in o]) for e, v, o in rows]
+    # Give the fair experiment the same time to (not) alert.
+    await asyncio.sleep(3)
+    return found
