@@ -1,12 +1,15 @@
-"""Facts from the facts topic into the results store, in batches, never past what it wrote.
+"""Topics into the results store, in batches, never past what was written.
 
-A Faust agent takes up to `ABSTREAM_SINK_BATCH_ROWS` facts (or what arrived within
-`ABSTREAM_SINK_BATCH_S`), turns them into `user_metrics` rows and inserts them.
+Per topic (facts → `user_metrics`, exposures → `exposures_raw`, goal events →
+`events_raw`, dead letters → `dead_letters`, the config audit → `experiment_audit`)
+a Faust agent takes up to `ABSTREAM_SINK_BATCH_ROWS` messages (or what arrived
+within `ABSTREAM_SINK_BATCH_S`), turns them into rows and inserts them.
 When the store is down the insert is retried with backoff, for as long as it
 takes: the agent does not finish the batch, so Faust neither acknowledges nor
 commits it, and its consumer stops fetching once its buffers are full. Writing a
-batch twice (after a crash between the insert and the commit) is harmless: the
-table keeps each user's highest version.
+batch twice (after a crash between the insert and the commit) is harmless: every
+table is a ReplacingMergeTree over the row's identity (`user_metrics` keeps each
+user's highest version).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -24,8 +28,20 @@ from agents import metrics
 from agents.results_store import ResultsStore
 from schemas import SchemaError, decode
 from sinks import Sink, SinkError
-from sinks.tables import USER_METRIC_COLUMNS, user_metric_rows
+from sinks.tables import (
+    AUDIT_COLUMNS,
+    DEAD_LETTER_COLUMNS,
+    EVENT_COLUMNS,
+    EXPOSURE_COLUMNS,
+    USER_METRIC_COLUMNS,
+    audit_row,
+    dead_letter_row,
+    event_row,
+    exposure_row,
+    user_metric_rows,
+)
 from topology.settings import Settings
+from topology.topics import TopicNames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,38 +61,80 @@ async def with_backoff(attempt: Callable[[], Awaitable[T]], what: str) -> T:
             delay = min(delay * 2, BACKOFF_MAX_S)
 
 
-def fact_rows(values: list[bytes | None]) -> tuple[list[tuple[Any, ...]], int]:
-    """`user_metrics` rows of encoded facts, and how many could not be decoded."""
+@dataclass(frozen=True)
+class Feed:
+    """A topic written to a table: how one decoded message becomes rows."""
+
+    table: str
+    columns: tuple[str, ...]
+    schema: str
+    rows: Callable[[dict[str, Any], Message], list[tuple[Any, ...]]]
+
+
+Message = tuple[str, int, int, bytes | None]  # topic, partition, offset, value
+
+
+def feeds(topics: TopicNames) -> dict[str, Feed]:
+    """Every topic the store keeps, by topic name."""
+    return {
+        topics.facts: Feed("user_metrics", USER_METRIC_COLUMNS, "fact",
+                           lambda fact, _: user_metric_rows(fact)),
+        topics.exposures: Feed("exposures_raw", EXPOSURE_COLUMNS, "exposure",
+                               lambda exposure, _: [exposure_row(exposure)]),
+        topics.events: Feed("events_raw", EVENT_COLUMNS, "goal_event",
+                            lambda event, _: [event_row(event)]),
+        topics.deadletter: Feed("dead_letters", DEAD_LETTER_COLUMNS, "dead_letter",
+                                lambda letter, at: [dead_letter_row(letter, *at[:3])]),
+        topics.config_audit: Feed("experiment_audit", AUDIT_COLUMNS, "audit_record",
+                                  lambda record, _: [audit_row(record)]),
+    }
+
+
+def feed_rows(feed: Feed, messages: list[Message]) -> tuple[list[tuple[Any, ...]], int]:
+    """The rows of a batch of messages, and how many could not be decoded (and are skipped:
+    what reaches these topics was checked on the way in)."""
     rows, broken = [], 0
-    for value in values:
+    for message in messages:
         try:
-            rows.extend(user_metric_rows(decode("fact", value or b"")))
+            rows.extend(feed.rows(decode(feed.schema, message[3] or b""), message))
         except SchemaError:
             broken += 1
     return rows, broken
 
 
 def register_sink_writer(app: faust.App, settings: Settings, store: ResultsStore) -> None:
-    facts = app.topic(settings.topics.facts, key_serializer="raw", value_serializer="raw")
+    for topic, feed in feeds(settings.topics).items():
+        _register_feed(app, settings, store, topic, feed)
 
-    @app.agent(facts, name="sink-writer")
+
+def _register_feed(app: faust.App, settings: Settings, store: ResultsStore, topic: str,
+                   feed: Feed) -> None:
+    source = app.topic(topic, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(source, name=f"sink-{feed.table}")
     async def write(stream: faust.StreamT) -> None:
-        # The schema is there from start-up, before any fact.
+        # The schema is there from start-up, before any row.
         await with_backoff(partial(store.call, _nothing), "opening the results store")
         async for events in stream.take_events(settings.sink_batch_rows,
                                                within=settings.sink_batch_s):
-            rows, broken = fact_rows([event.message.value for event in events])
-            if broken:  # written by this pipeline: never expected, but never silent
-                log.error("%d facts could not be decoded and were skipped", broken)
-            await with_backoff(partial(store.call, partial(_insert, rows=rows)),
-                               f"writing {len(rows)} rows")
-            metrics.SINK_ROWS.labels("user_metrics").inc(len(rows))
-            newest = max(event.message.timestamp for event in events)
-            metrics.SINK_LAG.set(max(0.0, time.time() - newest))
+            messages = [(e.message.topic, e.message.partition, e.message.offset,
+                         e.message.value) for e in events]
+            rows, broken = feed_rows(feed, messages)
+            if broken:
+                log.error("%d messages of %s could not be decoded and were skipped",
+                          broken, topic)
+            insert = partial(_insert, table=feed.table, columns=feed.columns, rows=rows)
+            await with_backoff(partial(store.call, insert),
+                               f"writing {len(rows)} rows to {feed.table}")
+            metrics.SINK_ROWS.labels(feed.table).inc(len(rows))
+            if feed.table == "user_metrics":
+                newest = max(event.message.timestamp for event in events)
+                metrics.SINK_LAG.set(max(0.0, time.time() - newest))
 
 
-def _insert(sink: Sink, rows: list[tuple[Any, ...]]) -> int:
-    return sink.insert("user_metrics", USER_METRIC_COLUMNS, rows)
+def _insert(sink: Sink, table: str, columns: tuple[str, ...],
+            rows: list[tuple[Any, ...]]) -> int:
+    return sink.insert(table, columns, rows)
 
 
 def _nothing(sink: Sink) -> None:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sinks.base import Sink
-from sinks.tables import EXPOSURES_RAW, SRM_ALERTS, USER_METRICS
+from sinks.tables import (
+    DEAD_LETTERS,
+    EVENTS_RAW,
+    EXPERIMENT_AUDIT,
+    EXPOSURES_RAW,
+    SRM_ALERTS,
+    USER_METRICS,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exposures_raw", (EXPOSURES_RAW,)),
     Migration(2, "user_metrics", (USER_METRICS,)),
     Migration(3, "srm_alerts", (SRM_ALERTS,)),
+    Migration(4, "events_raw, dead_letters and experiment_audit",
+              (EVENTS_RAW, DEAD_LETTERS, EXPERIMENT_AUDIT)),
 )
 
 _LEDGER = """

@@ -112,3 +112,89 @@ CREATE TABLE IF NOT EXISTS {database}.srm_alerts (
 ) ENGINE = ReplacingMergeTree()
 ORDER BY (experiment, phase, alert_id)
 """
+
+
+EVENT_COLUMNS = (
+    "event_id", "user_id", "name", "value", "timestamp_ms", "received_at_ms",
+    "attribute_names", "attribute_values",
+)
+
+# One row per goal event; a replayed event_id collapses on merge (or with FINAL).
+EVENTS_RAW = """
+CREATE TABLE IF NOT EXISTS {database}.events_raw (
+    event_id String,
+    user_id String,
+    name String,
+    value Float64,
+    timestamp_ms Int64,
+    received_at_ms Int64,
+    attribute_names Array(String),
+    attribute_values Array(String)
+) ENGINE = ReplacingMergeTree()
+ORDER BY (name, user_id, event_id)
+"""
+
+DEAD_LETTER_COLUMNS = ("topic", "partition", "offset", "source_topic", "key", "payload",
+                       "error", "received_at_ms", "source")
+
+# One row per dead letter, by its position in the dead-letter topic: written twice, kept once.
+DEAD_LETTERS = """
+CREATE TABLE IF NOT EXISTS {database}.dead_letters (
+    topic String,
+    partition UInt32,
+    offset UInt64,
+    source_topic String,
+    key String,
+    payload String,
+    error String,
+    received_at_ms Int64,
+    source String
+) ENGINE = ReplacingMergeTree()
+ORDER BY (topic, partition, offset)
+"""
+
+AUDIT_COLUMNS = ("change_id", "kind", "key", "action", "actor", "time_ms", "reason",
+                 "version_before", "version_after", "before", "after", "diff", "summary")
+
+# The config audit trail, one row per change.
+EXPERIMENT_AUDIT = """
+CREATE TABLE IF NOT EXISTS {database}.experiment_audit (
+    change_id String,
+    kind String,
+    key String,
+    action String,
+    actor String,
+    time_ms Int64,
+    reason String,
+    version_before Int64,
+    version_after Int64,
+    before String,
+    after String,
+    diff String,
+    summary String
+) ENGINE = ReplacingMergeTree()
+ORDER BY (kind, key, time_ms, change_id)
+"""
+
+
+def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
+    names = sorted(event["attributes"])
+    return (event["event_id"], event["user_id"], event["name"], event["value"] or 0.0,
+            event["timestamp"], event["received_at"], names,
+            [event["attributes"][n] for n in names])
+
+
+def dead_letter_row(letter: dict[str, Any], topic: str, partition: int,
+                    offset: int) -> tuple[Any, ...]:
+    # Keys and payloads are bytes of any kind: kept as text, undecodable bytes escaped.
+    return (topic, partition, offset, letter["topic"],
+            (letter["key"] or b"").decode("utf-8", "backslashreplace"),
+            letter["payload"].decode("utf-8", "backslashreplace"), letter["error"],
+            letter["received_at"], letter["source"])
+
+
+def audit_row(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (record["change_id"], record["kind"], record["key"], record["action"],
+            record["actor"], record["time"], record["reason"], record["version_before"],
+            record["version_after"], record["before"] or "", record["after"] or "",
+            record["diff"], record["summary"])

@@ -7,18 +7,20 @@ import time
 import uuid
 from typing import Any
 
+import aiohttp
 import pytest
 
 from abstream.results_cli import results_table
 from agents.admin_client import ApiError
 from agents.join import encode_fact
-from agents.sink_writer import fact_rows
+from agents.sink_writer import feed_rows, feeds
 from experiments.attribution import Fact
 from infra.worker_process import WorkerProcess
 from sinks import SinkError, open_sink
 from sinks.tables import USER_METRIC_COLUMNS
 from sinks.totals import variant_totals
 from tests.agents.test_pipeline import create_experiment, facts_of, send
+from topology.topics import TopicNames
 
 USERS = 12
 
@@ -59,6 +61,21 @@ async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
             await asyncio.sleep(0.5)
     assert got == want
 
+    bad = [{"user_id": f"{key}-bad", "name": "purchase", "value": "lots"}]  # refused
+    async with (aiohttp.ClientSession() as session,
+                session.post(workers[0].url + "/events", json=bad) as answer):
+        assert (await answer.json())["accepted"] == 0
+    goals = sum(i % 3 for i in range(USERS))
+    queries = {
+        f"SELECT count() FROM {{db}}.exposures_raw FINAL WHERE experiment = '{key}'": USERS,
+        f"SELECT count() FROM {{db}}.events_raw FINAL WHERE user_id LIKE '{key}-%'": goals,
+        f"SELECT count() FROM {{db}}.experiment_audit FINAL WHERE key = '{key}'": 2,
+        f"SELECT count() FROM {{db}}.dead_letters FINAL WHERE payload LIKE '%{key}-bad%'": 1,
+    }
+    with open_sink(workers[0].env["ABSTREAM_SINK_URL"]) as sink:
+        for sql, count in queries.items():
+            assert await _until_count(sink, sql.format(db=sink.database), count) == count, sql
+
     report = workers[1].client().get(f"/experiments/{key}/results")
     (overall,) = report["slices"]
     assert overall["exposures"] == {variant: want[variant][0] for variant in "ab"}
@@ -73,14 +90,24 @@ async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
         workers[1].client().get(f"/experiments/{key}/results?dimension=platform")
 
 
-def test_fact_rows_skip_and_count_what_cannot_be_decoded() -> None:
+def test_rows_skip_and_count_what_cannot_be_decoded() -> None:
     fact = Fact(experiment="e", phase=1, variant="a", user_id="u", first_exposure_ms=1,
                 attributes={"platform": "ios"}, values={"n": 2.0, "r:num": 3.0, "r:den": 4.0},
                 covariates={"n": 1.0}, multiple_exposures=False, version=5)
-    rows, broken = fact_rows([encode_fact(fact), b"garbage", None])
+    feed = feeds(TopicNames("t"))["t.facts"]
+    rows, broken = feed_rows(feed, [("t.facts", 0, i, value) for i, value in
+                                    enumerate([encode_fact(fact), b"garbage", None])])
     assert broken == 2
     assert [dict(zip(USER_METRIC_COLUMNS, row, strict=True))["metric"] for row in rows] == [
         "n", "r"]
     ratio = dict(zip(USER_METRIC_COLUMNS, rows[1], strict=True))
     assert (ratio["value"], ratio["denominator"], ratio["version"]) == (3.0, 4.0, 5)
     assert (ratio["dimension_names"], ratio["dimension_values"]) == (["platform"], ["ios"])
+
+
+async def _until_count(sink: Any, sql: str, count: int) -> int:
+    deadline, got = time.monotonic() + 30, -1
+    while got != count and time.monotonic() < deadline:
+        (got,), = await asyncio.to_thread(sink.query, sql)
+        await asyncio.sleep(0.3)
+    return got
