@@ -33,7 +33,8 @@ def run_results_command(args: argparse.Namespace, settings: Settings) -> None:
 def results_table(report: dict[str, Any]) -> str:
     """Per slice: exposures and SRM, then per metric and variant the effect against control."""
     lines = [f"{report['experiment']}  phase {report['phase']}  control "
-             f"{report['control']}  computed {report['computed_at']}"]
+             f"{report['control']}  computed {report['computed_at']}  newest exposure "
+             f"{report['newest_exposure_at'] or 'none yet'}"]
     for part in report["slices"]:
         name = part["slice"] or ("(none)" if report["dimension"] else "all users")
         label = f"{report['dimension']} = {name}" if report["dimension"] else name

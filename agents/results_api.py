@@ -49,14 +49,19 @@ class Results:
         except SinkError as exc:
             raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
         phase = experiment.phase
+        totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
+        newest = max((t.newest_exposure_ms for t in totals), default=None)
         report = {
             "experiment": key, "phase": phase, "dimension": dimension,
             "control": experiment.control,
             "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # Freshness: the latest exposure the figures include.
+            "newest_exposure_at": None if newest is None else
+            datetime.fromtimestamp(newest / 1000, UTC).isoformat(timespec="seconds"),
             "slices": experiment_report(
                 [v.key for v in experiment.variants], experiment.weights, metrics,
-                [t for t in totals if t.phase == phase]),
+                totals),
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report

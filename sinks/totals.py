@@ -17,7 +17,7 @@ TOTALS_SQL = """
 SELECT experiment, phase, variant, metric, {slice} AS slice, count() AS n,
        sum(value), sum(value * value), sum(covariate), sum(covariate * covariate),
        sum(value * covariate), sum(denominator), sum(denominator * denominator),
-       sum(value * denominator)
+       sum(value * denominator), max(first_exposure_ms)
 FROM {database}.user_metrics FINAL
 WHERE experiment = %(experiment)s
 GROUP BY experiment, phase, variant, metric, slice
@@ -43,6 +43,7 @@ class VariantTotals:
     sum_d: float
     sum_d2: float
     sum_xd: float
+    newest_exposure_ms: int  # the latest first exposure counted: how fresh the data is
 
 
 def variant_totals(sink: Sink, experiment: str,
@@ -50,7 +51,7 @@ def variant_totals(sink: Sink, experiment: str,
     sql = TOTALS_SQL.format(database=sink.database, slice=_SLICE if dimension else "''")
     params = {"experiment": experiment, **({"dimension": dimension} if dimension else {})}
     return [VariantTotals(row[0], int(row[1]), row[2], row[3], row[4], int(row[5]),
-                          *(float(value) for value in row[6:]))
+                          *(float(value) for value in row[6:14]), int(row[14]))
             for row in sink.query(sql, params)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -77,6 +78,8 @@ async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
             assert await _until_count(sink, sql.format(db=sink.database), count) == count, sql
 
     report = workers[1].client().get(f"/experiments/{key}/results")
+    assert report["newest_exposure_at"].startswith(
+        datetime.fromtimestamp(t / 1000, UTC).isoformat(timespec="seconds")[:16])
     (overall,) = report["slices"]
     assert overall["exposures"] == {variant: want[variant][0] for variant in "ab"}
     (comparison,) = overall["comparisons"]
