@@ -7,36 +7,55 @@ the SIGKILL-and-restart test of the pipeline (tests/agents/test_crash.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 
 import faust
 
-DRAIN_STALL_S = 5.0
+log = logging.getLogger(__name__)
+
+DRAIN_STALL_S = 30.0
 
 
 def drain_buffer_before_commit(app: faust.App) -> None:
     """Make Faust's pre-commit flush wait for the buffered table changelog writes.
 
     Faust flushes its producer before it commits offsets, but the buffer of table
-    changelog writes gives up after 0.1 s without a message sent, which under load
-    lets a commit overtake writes still buffered: after a crash those state changes
-    would be lost with their offsets committed. Here the flush waits as long as the
-    buffer keeps draining, giving up only after DRAIN_STALL_S without progress (as
-    during a rebalance, when sends wait on it).
+    changelog writes gives up after 0.1 s without a message sent, and it counts as
+    empty while its last message is still on its way to the client. Either lets a
+    commit overtake state changes: after a crash, recovery could restore an older
+    state of a user whose newer changes' offsets were committed. Here the flush
+    waits until the buffer is empty and no send is in flight, giving up only after
+    DRAIN_STALL_S without progress (as during a rebalance, when sends wait on it).
+    Must run before the app starts: the buffer's sending task binds its send method
+    when it starts.
     """
     producer = app.producer
+    buffer = producer.buffer
     flush = producer.flush
+    send_pending = buffer._send_pending
+    in_flight = 0
+
+    async def counted_send(message: object) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        try:
+            await send_pending(message)
+        finally:
+            in_flight -= 1
 
     async def flush_everything() -> None:
-        buffer = producer.buffer
-        while buffer.size:
+        while buffer.size or in_flight:
             buffer.message_sent.clear()
             try:
                 await asyncio.wait_for(buffer.message_sent.wait(), DRAIN_STALL_S)
             except TimeoutError:
+                log.warning("changelog writes stalled for %.0f s; committing without them",
+                            DRAIN_STALL_S)
                 break
         await flush()
 
+    buffer._send_pending = counted_send  # type: ignore[method-assign]
     producer.flush = flush_everything  # type: ignore[method-assign]
 
 
