@@ -13,6 +13,7 @@ import pytest
 
 from infra.worker_process import WorkerProcess
 from tests.agents.test_pipeline import latest_facts
+from tests.agents.traffic import exposure, goal, metric
 from tests.servers import TEST_PORTS, Servers
 from topology.producer import EventProducer
 from topology.settings import load_settings
@@ -41,15 +42,21 @@ async def test_sigkill_and_restart_applies_nothing_twice(
     worker = WorkerProcess(26366, env, tmp_path / "worker.log")
     worker.start()
     try:
-        await _run(worker, servers, kill_after_goals, commit_interval_s)
+        facts = await _kill_and_restart(worker, servers, kill_after_goals)
+        assert sorted({f["values"]["n"] for f in facts.values()}) == [float(GOALS)]
+        assert len(facts) == USERS
+        if commit_interval_s > 10:  # nothing was committed: all that was applied is read again
+            assert metric(worker, "abstream_replayed_total") > 0
     finally:
         worker.stop()
         state = load_settings(stack="test", topic_prefix=prefix)
         shutil.rmtree(state.worker_dir.parent, ignore_errors=True)
 
 
-async def _run(worker: WorkerProcess, servers: Servers, kill_after_goals: int,
-               commit_interval_s: float) -> None:
+async def _kill_and_restart(worker: WorkerProcess, servers: Servers,
+                            kill_after_goals: int) -> dict[str, dict[str, Any]]:
+    """Kill the worker once `kill_after_goals` goals are applied, send the second half of
+    the goals, restart it; the latest facts once all goals show (or after 60 s)."""
     admin = worker.client("alice-secret-token")
     key = "crash_test"
     admin.request("POST", "/experiments", {
@@ -61,7 +68,7 @@ async def _run(worker: WorkerProcess, servers: Servers, kill_after_goals: int,
     await producer.start()
     now = int(time.time() * 1000) - 60_000
     try:
-        await producer.send_exposures([_exposure(f"u{i}", key, now) for i in range(USERS)])
+        await producer.send_exposures([exposure(f"u{i}", key, "a", now) for i in range(USERS)])
         first, second = _goals(now, 0, GOALS // 2), _goals(now, GOALS // 2, GOALS)
         await producer.send_goals(first)
         await _until(lambda facts: len(facts) >= USERS // 4
@@ -71,36 +78,15 @@ async def _run(worker: WorkerProcess, servers: Servers, kill_after_goals: int,
         worker.start()
     finally:
         await producer.stop()
-    facts = await _until(lambda facts: _total(facts) >= USERS * GOALS, servers, names.facts)
-    assert sorted({f["values"]["n"] for f in facts.values()}) == [float(GOALS)]
-    assert len(facts) == USERS
-    if commit_interval_s > 10:  # nothing was committed: all that was applied is read again
-        replayed = [line for line in _metrics(worker)
-                    if line.startswith("abstream_replayed_total")]
-        assert float(replayed[0].split()[-1]) > 0
+    return await _until(lambda facts: _total(facts) >= USERS * GOALS, servers, names.facts)
 
 
 def _total(facts: dict[str, dict[str, Any]]) -> float:
     return sum(fact["values"]["n"] for fact in facts.values())
 
 
-def _metrics(worker: WorkerProcess) -> list[str]:
-    import urllib.request
-
-    with urllib.request.urlopen(f"{worker.url}/metrics") as response:
-        return response.read().decode().splitlines()
-
-
-def _exposure(user: str, key: str, now: int) -> dict[str, Any]:
-    return {"event_id": f"x-{user}", "user_id": user, "experiment": key, "variant": "a",
-            "phase": 1, "config_version": 1, "timestamp": now, "received_at": now,
-            "attributes": {}, "source": "test", "override": False}
-
-
 def _goals(now: int, start: int, stop: int) -> list[dict[str, Any]]:
-    return [{"event_id": f"g-{i}-{j}", "user_id": f"u{i}", "name": "purchase", "value": 1.0,
-             "timestamp": now + 1000 + j, "received_at": now, "attributes": {}}
-            for j in range(start, stop) for i in range(USERS)]
+    return [goal(f"u{i}", j, now) for j in range(start, stop) for i in range(USERS)]
 
 
 async def _until(done: Any, servers: Servers, topic: str) -> dict[str, dict[str, Any]]:

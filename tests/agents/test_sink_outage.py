@@ -18,6 +18,7 @@ from sinks import SinkError, open_sink
 from sinks.totals import variant_totals
 from tests.agents.conftest import TOKENS, results_url
 from tests.agents.test_pipeline import create_experiment, latest_facts
+from tests.agents.traffic import exposure, goal, metric
 from tests.servers import TEST_PORTS, Servers
 from topology.producer import EventProducer
 from topology.settings import Settings, load_settings
@@ -57,15 +58,16 @@ async def _outage(worker: WorkerProcess, servers: Servers, stack: Stack) -> None
     await producer.start()
     now = int(time.time() * 1000) - 60_000
     try:
-        await producer.send_exposures([_exposure(f"u{i}", key, now) for i in range(USERS)])
+        await producer.send_exposures([exposure(f"u{i}", key, "ab"[i % 2], now)
+                                       for i in range(USERS)])
         half = {"a": USERS // 2, "b": USERS // 2}
         assert await _until_totals(worker, key, half) == half
         stack.down(["clickhouse"])
-        await producer.send_goals([_goal(f"u{i}", j, now) for i in range(USERS)
+        await producer.send_goals([goal(f"u{i}", j, now) for i in range(USERS)
                                    for j in range(i % 4)])
         facts = await _until_facts(servers, names.facts, key, USERS * 3 // 2)
         await asyncio.sleep(2)  # the writer keeps failing meanwhile
-        assert _metric(worker, "abstream_sink_errors_total") > 0
+        assert metric(worker, "abstream_sink_errors_total") > 0
         stack.up(["clickhouse"])
     finally:
         await producer.stop()
@@ -74,18 +76,6 @@ async def _outage(worker: WorkerProcess, servers: Servers, stack: Stack) -> None
         values = [f["values"]["n"] for f in facts.values() if f["variant"] == variant]
         want[variant] = (len(values), sum(values))
     assert await _until_totals(worker, key, want) == want
-
-
-def _exposure(user: str, key: str, now: int) -> dict[str, Any]:
-    return {"event_id": f"x-{user}", "user_id": user, "experiment": key,
-            "variant": "ab"[int(user[1:]) % 2], "phase": 1, "config_version": 1,
-            "timestamp": now, "received_at": now, "attributes": {}, "source": "test",
-            "override": False}
-
-
-def _goal(user: str, j: int, now: int) -> dict[str, Any]:
-    return {"event_id": f"g-{user}-{j}", "user_id": user, "name": "purchase", "value": 1.0,
-            "timestamp": now + 1000 + j, "received_at": now, "attributes": {}}
 
 
 async def _until_facts(servers: Servers, topic: str, key: str,
@@ -113,11 +103,3 @@ async def _until_totals(worker: WorkerProcess, key: str,
                 pass
             await asyncio.sleep(0.5)
     return got
-
-
-def _metric(worker: WorkerProcess, name: str) -> float:
-    import urllib.request
-
-    with urllib.request.urlopen(f"{worker.url}/metrics") as response:
-        lines = response.read().decode().splitlines()
-    return sum(float(line.split()[-1]) for line in lines if line.startswith(name + " "))

@@ -13,6 +13,7 @@ from infra.worker_process import WorkerProcess
 from schemas import decode
 from sinks import SinkError, open_sink
 from tests.agents.test_pipeline import create_experiment
+from tests.agents.traffic import exposure
 from tests.kafka_reading import read_topic
 from topology.producer import EventProducer
 from topology.topics import TopicNames
@@ -32,8 +33,8 @@ async def test_a_skewed_split_alerts_and_pauses_and_a_fair_one_does_not(
     await producer.start()
     try:
         await producer.send_exposures(
-            [_exposure(skewed, i, "a" if i % 20 < 9 else "b", now) for i in range(10_000)]
-            + [_exposure(fair, i, "ab"[i % 2], now) for i in range(10_000)])
+            [exposure(f"u{i}", skewed, "a" if i % 20 < 9 else "b", now) for i in range(10_000)]
+            + [exposure(f"u{i}", fair, "ab"[i % 2], now) for i in range(10_000)])
     finally:
         await producer.stop()
 
@@ -52,13 +53,6 @@ async def test_a_skewed_split_alerts_and_pauses_and_a_fair_one_does_not(
     assert history[-1]["actor"] == "srm-monitor"
     assert "sample-ratio mismatch" in history[-1]["reason"]
     assert workers[0].client().get(f"/experiments/{fair}")["experiment"]["status"] == "active"
-
-
-def _exposure(key: str, i: int, variant: str, now: int) -> dict[str, Any]:
-    user = f"{key}-u{i}"
-    return {"event_id": f"{user}-x", "user_id": user, "experiment": key, "variant": variant,
-            "phase": 1, "config_version": 1, "timestamp": now, "received_at": now,
-            "attributes": {}, "source": "test", "override": False}
 
 
 async def _until_alerted(url: str, key: str) -> list[tuple[str, list[str], list[int]]]:

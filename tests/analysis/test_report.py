@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
 
 from analysis import SampleStats, compare, cuped_compare
 from analysis.report import experiment_report
-
-
-@dataclass(frozen=True)
-class Row:
-    variant: str
-    metric: str
-    slice: str
-    n: int
-    sum_x: float
-    sum_x2: float
-    sum_y: float = 0.0
-    sum_y2: float = 0.0
-    sum_xy: float = 0.0
-    sum_d: float = 0.0
-    sum_d2: float = 0.0
-    sum_xd: float = 0.0
+from sinks.totals import VariantTotals
 
 
 def totals(variant: str, metric: str, xs: list[float], ys: list[float],
-           ds: list[float] | None = None, slice_: str = "") -> Row:
+           ds: list[float] | None = None, slice_: str = "") -> VariantTotals:
     ds = ds or [0.0] * len(xs)
-    return Row(variant, metric, slice_, len(xs), sum(xs), sum(x * x for x in xs), sum(ys),
-               sum(y * y for y in ys), sum(x * y for x, y in zip(xs, ys, strict=True)),
-               sum(ds), sum(d * d for d in ds), sum(x * d for x, d in zip(xs, ds, strict=True)))
+    return VariantTotals("exp", 1, variant, metric, slice_, len(xs), sum(xs),
+                         sum(x * x for x in xs), sum(ys), sum(y * y for y in ys),
+                         sum(x * y for x, y in zip(xs, ys, strict=True)),
+                         sum(ds), sum(d * d for d in ds),
+                         sum(x * d for x, d in zip(xs, ds, strict=True)), newest_exposure_ms=0)
 
 
 def test_report_matches_direct_comparisons_and_flags_srm() -> None:

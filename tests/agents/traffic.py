@@ -1,0 +1,29 @@
+"""Events for the tests that produce straight to Kafka, and reading a worker's metrics."""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Any
+
+from infra.worker_process import WorkerProcess
+
+
+def exposure(user: str, experiment: str, variant: str, at: int) -> dict[str, Any]:
+    return {"event_id": f"x-{experiment}-{user}", "user_id": user, "experiment": experiment,
+            "variant": variant, "phase": 1, "config_version": 1, "timestamp": at,
+            "received_at": at, "attributes": {}, "source": "test", "override": False}
+
+
+def goal(user: str, index: int, at: int) -> dict[str, Any]:
+    """The user's `index`-th purchase, `index` ms after `at` + 1 s."""
+    return {"event_id": f"g-{user}-{index}", "user_id": user, "name": "purchase",
+            "value": 1.0, "timestamp": at + 1000 + index, "received_at": at,
+            "attributes": {}}
+
+
+def metric(worker: WorkerProcess, name: str) -> float:
+    """A counter of the worker's /metrics, summed over its labels."""
+    with urllib.request.urlopen(f"{worker.url}/metrics") as response:
+        lines = response.read().decode().splitlines()
+    return sum(float(line.split()[-1]) for line in lines
+               if line.startswith((f"{name} ", f"{name}{{")))
