@@ -34,7 +34,9 @@ DAY_MS = 86_400_000
 
 @dataclass(frozen=True)
 class AttributionRules:
-    grace_ms: int = 10 * 60_000
+    # A day: the two topics can be read hours apart in event time (a backlog, a
+    # restart), and a goal read long before its exposure must still be there.
+    grace_ms: int = 24 * 60 * 60_000
     lookback_days: int = 14
     clock_skew_ms: int = 60_000
     max_recent_goals: int = 2_000  # a hard bound on one user's exact history

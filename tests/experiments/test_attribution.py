@@ -75,9 +75,9 @@ def test_a_goal_arriving_before_its_exposure_within_grace_counts() -> None:
 
 
 def test_after_the_grace_period_an_early_goal_can_no_longer_be_attributed() -> None:
-    state, known = UserState("u1"), rules()
+    state, known = UserState("u1", AttributionRules(grace_ms=10 * MINUTE)), rules()
     state.on_goal(goal(T0 + MINUTE), known)
-    state.evict(watermark_ms=T0 + 30 * MINUTE)  # grace is 10 minutes of event time
+    state.evict(watermark_ms=T0 + 30 * MINUTE)  # past the 10 minutes of grace
     state.on_exposure(exposure(T0), known["exp"], watermark_ms=T0 + 30 * MINUTE)
     assert only_fact(state).values["purchases"] == 0.0
     assert state.exposures["exp/1"]["late"] is True
