@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 
 from abstream.errors import AbstreamError
+from topology.logs import LOG_LEVELS
 from topology.settings import Settings, load_settings
 
 
@@ -43,7 +45,9 @@ def _topics(args: argparse.Namespace, settings: Settings) -> None:
 def _demo(args: argparse.Namespace, settings: Settings) -> None:
     from agents.demo import run_demo
 
-    run_demo(settings, keep_running=args.keep_running)
+    outcome = run_demo(settings, users=args.users, keep_running=args.keep_running)
+    if not outcome.exact:
+        raise AbstreamError("the results store does not match the ground truth")
 
 
 def _experiments(args: argparse.Namespace, settings: Settings) -> None:
@@ -57,12 +61,26 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 
     if args.port:
         settings = load_settings(web_port=args.port)
-    run_worker(settings, loglevel=args.loglevel)
+    try:
+        run_worker(settings, loglevel=args.loglevel)  # None: ABSTREAM_LOG_LEVEL
+    except AbstreamError as exc:
+        if settings.log_format != "json":
+            raise
+        # Logging is JSON by now: the reason the worker stops is a record like the others.
+        logging.getLogger("abstream").error("abstream: error: %s", exc)
+        raise SystemExit(1) from None
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> None:
     for name, value in settings.model_dump().items():
         print(f"ABSTREAM_{name.upper()}={'' if value is None else value}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     topics.set_defaults(run=_topics)
 
     demo = commands.add_parser("demo", help="run the main job on the local default")
+    demo.add_argument("--users", type=_positive, default=100_000,
+                      help="simulated users (default 100000)")
     demo.add_argument("--keep-running", action="store_true",
-                      help="leave the servers the demo started running")
+                      help="leave the servers, topics and results the demo made")
     demo.set_defaults(run=_demo)
 
     from abstream.experiments_cli import add_experiments_parser
@@ -93,9 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_results_parser(commands).set_defaults(run=run_results_command)
 
+    from abstream.simulate_cli import add_simulate_parser, run_simulate_command
+
+    add_simulate_parser(commands).set_defaults(run=run_simulate_command)
+
     worker = commands.add_parser("worker", help="run a worker: stream processing and the API")
     worker.add_argument("--port", type=int, help="the HTTP port (default ABSTREAM_WEB_PORT)")
-    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    worker.add_argument("--loglevel", choices=LOG_LEVELS,
+                        help="overrides ABSTREAM_LOG_LEVEL (default info)")
     worker.set_defaults(run=_worker)
 
     show = commands.add_parser("settings", help="print the effective settings")

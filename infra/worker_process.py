@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from agents.admin_client import AdminClient, ApiError
+from topology.settings import Settings
 
 READY_TIMEOUT_S = 90.0
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every set value of `settings` as the ABSTREAM_* variables a worker process reads."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, bool):
+            value = str(value).lower()
+        env[f"ABSTREAM_{name.upper()}"] = str(value)
+    return env
 
 
 @dataclass
@@ -21,6 +39,7 @@ class WorkerProcess:
     env: dict[str, str]
     log_file: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
+    loglevel: str = "warning"  # overrides ABSTREAM_LOG_LEVEL
 
     @property
     def url(self) -> str:
@@ -30,10 +49,13 @@ class WorkerProcess:
         return AdminClient(self.url, token, timeout=30)
 
     def start(self) -> None:
+        if _answers(self.port):  # another process would answer the readiness probe for us
+            raise RuntimeError(f"port {self.port} is in use: stop what runs there or choose "
+                               "another web port (ABSTREAM_WEB_PORT)")
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "abstream.cli", "worker", "--port", str(self.port),
-             "--loglevel", "warning"],
+             "--loglevel", self.loglevel],
             env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -64,3 +86,9 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

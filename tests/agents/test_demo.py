@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from abstream.cli import main
 from agents.demo import needed_services, run_demo
@@ -12,16 +16,35 @@ from topology.settings import load_settings
 pytestmark = pytest.mark.infra
 
 
-def test_demo_round_trips_one_exposure_into_chdb(servers: Servers, chdb_url: str) -> None:
-    settings = load_settings(stack="test", **TEST_PORTS, sink_url=chdb_url)
+def test_the_demo_matches_its_ground_truth_and_leaves_nothing_behind(
+    servers: Servers, chdb_url: str
+) -> None:
+    settings = load_settings(stack="test", **TEST_PORTS, sink_url=chdb_url, web_port=26966)
     lines: list[str] = []
-    row = run_demo(settings, say=lines.append)
-    assert row["user_id"] == "demo-user-1"
-    assert row["experiment"] == "checkout_button_color"
-    assert row["variant"] == "green"
-    produced = "kafka      produced and consumed abstream.exposures["
-    assert any(line.startswith(produced) for line in lines)
-    assert f"  event_id        {row['event_id']}" in lines
+    outcome = run_demo(settings, users=2_000, say=lines.append, progress=io.StringIO())
+    assert outcome.exact
+    assert len(outcome.comparison) == 16  # 3 experiments: variants × metrics
+    assert set(outcome.reports) == {"checkout_button_color", "one_click_checkout",
+                                    "search_ranking_v2"}
+    assert "16 of 16 rows match exactly (every count and sum)" in lines
+    # The results table, from the worker's results API, with every variant's exposures.
+    assert sum(line.startswith("checkout_button_color  phase 1") for line in lines) == 1
+    report = outcome.reports["checkout_button_color"]
+    exposures = report["slices"][0]["exposures"]
+    truth = {row["variant"]: row["expected"]["n"] for row in outcome.comparison
+             if row["experiment"] == "checkout_button_color"}
+    assert exposures == truth
+    assert report["slices"][0]["srm"]["status"] == "ok"  # the simulator assigns fairly
+    assert not asyncio.run(_topics_named("demo-", servers.bootstrap))
+
+
+async def _topics_named(prefix: str, bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [name for name in await admin.list_topics() if name.startswith(prefix)]
+    finally:
+        await admin.close()
 
 
 def test_demo_needs_the_clickhouse_server_only_when_it_is_the_sink() -> None:

@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from abstream.results_cli import results_table
 from agents.admin_client import ApiError
 from agents.join import encode_fact
 from agents.sink_writer import feed_rows, feeds
+from analysis.table import results_table
 from experiments.attribution import Fact
 from infra.worker_process import WorkerProcess
 from sinks import SinkError, open_sink
