@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.experiment_admin import AdminError, ExperimentAdmin
+from agents.readiness import WorkerState, waiting_for
 from topology.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN = web.AppKey("admin", ExperimentAdmin)
 TOKENS = web.AppKey("tokens", dict)
 OPEN_READS = web.AppKey("open_reads", bool)
+# (assigned, rebalancing, recovering) of the worker's Faust app; absent: no app to wait for.
+StreamState = Callable[[], tuple[bool, bool, bool]]
+STREAMS = web.AppKey("streams", object)
 
 
-def build_api(admin: ExperimentAdmin, settings: Settings) -> web.Application:
+def build_api(admin: ExperimentAdmin, settings: Settings,
+              streams: StreamState | None = None) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=settings.max_body_bytes)
     app[ADMIN] = admin
+    app[STREAMS] = streams
     app[TOKENS] = settings.token_actors
     app[OPEN_READS] = settings.api_open_reads
     app.add_routes([
@@ -133,9 +139,14 @@ async def prometheus_metrics(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
+    """200 once the worker takes traffic; 503 with what it waits for until then."""
     service = request.app[ADMIN].service
-    if not service.ready.is_set():
-        return web.json_response({"ready": False}, status=503)
+    streams = request.app[STREAMS]
+    assigned, rebalancing, recovering = streams() if streams else (True, False, False)
+    reasons = waiting_for(WorkerState(config_read=service.ready.is_set(), assigned=assigned,
+                                      rebalancing=rebalancing, recovering=recovering))
+    if reasons:
+        return web.json_response({"ready": False, "waiting_for": reasons}, status=503)
     return web.json_response({"ready": True, "config_version": service.state.offset})
 
 

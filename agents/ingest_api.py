@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
+from agents import metrics
 from agents.api import HttpError, read_json
 from experiments import Assignment, ConfigSnapshot, ExperimentClient, assign_all
 from experiments.client import ExposureRecord
@@ -81,6 +82,12 @@ async def post_assignments(request: web.Request) -> web.Response:
 
 async def _assignments(ingestion: Ingestion, user_id: Any, attributes: dict[str, Any],
                        activate: bool) -> web.Response:
+    with metrics.ASSIGNMENT_SECONDS.time():
+        return await _answer_assignments(ingestion, user_id, attributes, activate)
+
+
+async def _answer_assignments(ingestion: Ingestion, user_id: Any, attributes: dict[str, Any],
+                              activate: bool) -> web.Response:
     if not isinstance(user_id, str) or not user_id:
         raise HttpError(422, "user_id: a non-empty string is required")
     snapshot = ingestion.snapshot()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("abstream_events_in_total", "Messages read by the join", ["topic"])
 DUPLICATES = Counter("abstream_duplicates_total", "Events dropped as duplicates", ["topic"])
@@ -28,3 +28,10 @@ SRM_MISMATCH = Gauge("abstream_srm_mismatch", "1 while a sample-ratio mismatch i
                      ["experiment"])
 SRM_P_VALUE = Gauge("abstream_srm_p_value", "The sequential SRM test's p-value",
                     ["experiment"])
+CONSUMER_LAG = Gauge("abstream_consumer_lag_messages",
+                     "Messages of an assigned input partition not yet committed",
+                     ["topic", "partition"])
+# Assignment is pure and in-process: buckets from 50 µs to 100 ms.
+ASSIGNMENT_SECONDS = Histogram(
+    "abstream_assignment_seconds", "Time to answer an assignment lookup",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1))

@@ -10,6 +10,7 @@ actor `srm-monitor`, with the reason in its history.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -43,6 +44,7 @@ def register_srm_monitor(app: faust.App, settings: Settings, config: ConfigServi
             return
         for experiment in config.state.snapshot().config.experiments:
             if experiment.status is not Status.ACTIVE:
+                _clear_gauges(experiment.key)  # a paused experiment's alert resolves
                 continue
             try:
                 counts = await store.call(partial(exposed_users, experiment=experiment.key,
@@ -57,6 +59,12 @@ def register_srm_monitor(app: faust.App, settings: Settings, config: ConfigServi
             if verdict.mismatch and (experiment.key, experiment.phase) not in alerted:
                 await _alert(app, settings, config, store, experiment, verdict)
                 alerted.add((experiment.key, experiment.phase))
+
+
+def _clear_gauges(key: str) -> None:
+    for gauge in (metrics.SRM_MISMATCH, metrics.SRM_P_VALUE):
+        with contextlib.suppress(KeyError):  # never set for this experiment
+            gauge.remove(key)
 
 
 async def _alert(app: faust.App, settings: Settings, config: ConfigService,

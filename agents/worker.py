@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+from functools import partial
 
 import faust
 from aiohttp import web
 from mode import Service
 
-from agents.api import build_api
+from agents.api import StreamState, build_api
 from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
 from agents.ingest_api import Ingestion, add_ingest_routes
+from agents.lag_monitor import register_lag_monitor
 from agents.pipeline import register_pipeline
+from agents.readiness import stream_state
 from agents.repartition import register_repartition
 from agents.results_api import Results, add_results_routes
 from agents.results_store import ResultsStore
@@ -23,6 +27,7 @@ from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
 from topology.app import create_app
+from topology.logs import configure_json_logging, logging_config
 from topology.producer import EventProducer
 from topology.settings import Settings
 from topology.topics import (
@@ -36,9 +41,11 @@ from topology.topics import (
 class ApiServer(Service):
     """Tails the config log and serves the HTTP API on the worker's web port."""
 
-    def __init__(self, settings: Settings, **kwargs: object) -> None:
+    def __init__(self, settings: Settings, streams: StreamState | None = None,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.streams = streams  # the Faust app's state, for /ready
         self.config = ConfigService(settings.bootstrap_servers, settings.topics)
         self.producer = EventProducer(settings.bootstrap_servers, settings.topics)
         self.results_store = ResultsStore(settings.results_sink_url)
@@ -61,7 +68,7 @@ class ApiServer(Service):
 
     def _web_app(self) -> web.Application:
         settings = self.settings
-        app = build_api(ExperimentAdmin(self.config), settings)
+        app = build_api(ExperimentAdmin(self.config), settings, self.streams)
         snapshot = self.config.state.snapshot
         add_ingest_routes(app, Ingestion(
             producer=self.producer,
@@ -93,9 +100,11 @@ async def prepare_topics(settings: Settings) -> None:
 
 def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
     app = create_app(settings)
-    server = ApiServer(settings)
-    app.web_server(server)
+    # Not app.web_server: that starts only after the first table recovery, and the API,
+    # /health and /ready included, must answer during it (run_worker starts it first).
+    server = ApiServer(settings, partial(stream_state, app))
     register_pipeline(app, settings, server.config)
+    register_lag_monitor(app, settings)
     if settings.repartition:
         register_repartition(app, settings)
     if settings.write_results:
@@ -104,14 +113,26 @@ def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
     return app, server
 
 
-def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Run until SIGTERM or SIGINT; stops gracefully."""
+def run_worker(settings: Settings, loglevel: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT; stops gracefully: what was processed is committed."""
     from faust.worker import Worker
 
+    level = loglevel or settings.log_level
+    json_logs = settings.log_format == "json"
+    if json_logs:  # from the first line on, not only once Faust's worker has started
+        configure_json_logging(level)
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(prepare_topics(settings))  # before Faust subscribes to them
-    app, _ = build_worker(settings)
-    worker = Worker(app, loglevel=loglevel)
-    if not sys.stdout.isatty():
+    app, server = build_worker(settings)
+    # The API server is the worker's first service: it starts before the app and stops
+    # after it, so the app's agents never see the results store closed under them.
+    worker = Worker(
+        app, server, loglevel=level, logging_config=logging_config(level, settings.log_format),
+        # JSON: no banner or spinner on the console, and whatever a library prints
+        # becomes a (JSON) record too.
+        quiet=json_logs, redirect_stdouts=json_logs or None,
+        redirect_stdouts_level=logging.WARNING if json_logs else None,
+    )
+    if json_logs or not sys.stdout.isatty():
         worker.spinner = None  # no terminal control codes in log files
     worker.execute_from_commandline()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(300.0, ge=0, description="clamped up to this, refused after")
 
     dedup_retention_days: float = Field(7.0, gt=0, description="also the maximum lateness")
-    grace_minutes: float = Field(10.0, ge=0, description="exact goal history per user")
+    grace_minutes: float = Field(1440.0, ge=0, description="exact goal history per user")
     lookback_days: int = Field(14, ge=0, le=365, description="CUPED pre-period")
     clock_skew_s: float = Field(60.0, ge=0, description="a goal this early still counts")
     kafka_session_timeout_s: float = Field(30.0, ge=6, le=300)
@@ -74,6 +75,19 @@ class Settings(BaseSettings):
                                 description="messages the join takes at once")
     join_batch_ms: float = Field(50.0, gt=0, le=10_000,
                                  description="longest wait to fill a join batch")
+    standby_replicas: int = Field(1, ge=0, le=16,
+                                  description="standby copies of each table partition")
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="the worker's log level (debug, info, warning, error)")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one JSON object per line")
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        # INFO and info, JSON and json: operators write both.
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("api_tokens")
     @classmethod

@@ -15,6 +15,7 @@ from experiments import ConfigSnapshot, assign_all, parse_config
 from infra.worker_process import WorkerProcess
 from schemas import decode
 from tests.agents.conftest import TOKENS
+from tests.agents.traffic import metric
 from tests.kafka_reading import read_topic
 from topology.topics import TopicNames
 
@@ -132,8 +133,10 @@ async def test_assignments_equal_assign_all_for_ten_thousand_users(
         got = {k: (v["variant"], v["reason"]) for k, v in answer["assignments"].items()}
         assert got == {k: (a.variant, a.reason.value) for k, a in expected.items()}
 
+    timed = metric(workers[1], "abstream_assignment_seconds_count")
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(lookup(session, i) for i in range(10_000)))
+    assert metric(workers[1], "abstream_assignment_seconds_count") - timed == 10_000
 
 
 async def test_activation_logs_each_exposure_once(

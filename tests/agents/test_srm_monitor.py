@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 import uuid
 from typing import Any
 
@@ -53,6 +54,16 @@ async def test_a_skewed_split_alerts_and_pauses_and_a_fair_one_does_not(
     assert history[-1]["actor"] == "srm-monitor"
     assert "sample-ratio mismatch" in history[-1]["reason"]
     assert workers[0].client().get(f"/experiments/{fair}")["experiment"]["status"] == "active"
+    # Paused, the skewed experiment's gauges go (its alert resolves); the fair one's stay.
+    gauges = [line for w in workers for line in _metric_lines(w, "abstream_srm_mismatch{")]
+    assert not any(skewed in line for line in gauges)
+    assert any(fair in line and line.endswith(" 0.0") for line in gauges)
+
+
+def _metric_lines(worker: WorkerProcess, prefix: str) -> list[str]:
+    with urllib.request.urlopen(f"{worker.url}/metrics") as response:
+        return [line for line in response.read().decode().splitlines()
+                if line.startswith(prefix)]
 
 
 async def _until_alerted(url: str, key: str) -> list[tuple[str, list[str], list[int]]]:
