@@ -22,7 +22,7 @@ from experiments import ConfigSnapshot
 from sinks import SinkError
 from sinks.totals import variant_totals
 
-CACHE_S = 2.0
+CACHE_S = 1.0  # at most one store query per experiment and second, per worker
 
 
 @dataclass

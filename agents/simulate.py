@@ -62,15 +62,21 @@ async def send_to_kafka(bootstrap: str, topics: TopicNames, deliveries: Sequence
     producer = EventProducer(bootstrap, topics)
     await producer.start()
     try:
-        for start in range(0, len(deliveries), SEND_CHUNK):
-            chunk = deliveries[start:start + SEND_CHUNK]
-            exposures, goals = _split(chunk, received_at=int(time.time() * 1000))
-            # The simulator's records are well-formed by construction: skip the per-record check.
-            await asyncio.gather(producer.send_exposures(exposures, checked=True),
-                                 producer.send_goals(goals, checked=True))
-            progress(start + len(chunk))
+        await send_deliveries(producer, deliveries, progress)
     finally:
         await producer.stop()
+
+
+async def send_deliveries(producer: EventProducer, deliveries: Sequence[Delivery],
+                          progress: Callable[[int], None] = lambda done: None) -> None:
+    """`send_to_kafka` with a producer that is already started."""
+    for start in range(0, len(deliveries), SEND_CHUNK):
+        chunk = deliveries[start:start + SEND_CHUNK]
+        exposures, goals = _split(chunk, received_at=int(time.time() * 1000))
+        # The simulator's records are well-formed by construction: skip the per-record check.
+        await asyncio.gather(producer.send_exposures(exposures, checked=True),
+                             producer.send_goals(goals, checked=True))
+        progress(start + len(chunk))
 
 
 def send_to_api(client: AdminClient, deliveries: Sequence[Delivery],
