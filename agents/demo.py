@@ -153,9 +153,9 @@ def run_demo(
 
 def comparison_table(rows: list[dict[str, Any]]) -> list[str]:
     """Per experiment, variant and metric: users and mean, truth against results store."""
-    lines = ["ground truth against the results store (users, and the mean of each metric):",
+    lines = ["ground truth against the results store (users, and each metric's mean or ratio):",
              f"  {'experiment':<24} {'variant':<11} {'metric':<20} {'users':>15} "
-             f"{'mean (truth / store)':>25}"]
+             f"{'value (truth / store)':>25}"]
     for row in rows:
         expected, found = row["expected"], row["found"]
         users = f"{int(expected['n']):,} / {int(found.get('n', 0)):,}"
@@ -170,7 +170,8 @@ def comparison_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _mean(sums: dict[str, Any]) -> float:
-    n = sums.get("n", 0)
+    """Per user; for a ratio metric, numerator over denominator."""
+    n = sums.get("sum_d") or sums.get("n", 0)
     return sums.get("sum_x", 0.0) / n if n else 0.0
 
 

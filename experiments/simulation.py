@@ -96,9 +96,11 @@ class Simulation:
 
 
 def default_effects(snapshot: ConfigSnapshot) -> dict[tuple[str, str, str], float]:
-    """DEFAULT_LIFT on every event for each experiment's first treatment; the others none."""
-    return {(e.key, e.variants[1].key, "*"): DEFAULT_LIFT
-            for e in snapshot.config.experiments if len(e.variants) > 1}
+    """DEFAULT_LIFT on the events of its own metrics for each experiment's first
+    treatment; the other variants have no effect."""
+    return {(e.key, e.variants[1].key, event): DEFAULT_LIFT
+            for e in snapshot.config.experiments if len(e.variants) > 1
+            for event in set(_metric_events(e))}
 
 
 def parse_effect(text: str) -> tuple[tuple[str, str, str], float]:
