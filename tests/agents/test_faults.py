@@ -124,7 +124,7 @@ async def test_three_sigkills_at_random_points_lose_and_double_nothing(
             worker.start()
     rows = await fault_run.settle()
     assert kills == 3
-    assert rows and not mismatches(rows), mismatches(rows)
+    assert rows and not mismatches(rows), "\n".join(mismatches(rows))
 
 
 async def test_every_event_sent_twice_counts_once(fault_run: FaultRun) -> None:
@@ -134,7 +134,7 @@ async def test_every_event_sent_twice_counts_once(fault_run: FaultRun) -> None:
     assert len(deliveries) == 2 * fault_run.simulation.distinct_events
     await fault_run.send(deliveries)
     rows = await fault_run.settle()
-    assert rows and not mismatches(rows), mismatches(rows)
+    assert rows and not mismatches(rows), "\n".join(mismatches(rows))
     assert metric(worker, "abstream_duplicates_total") == fault_run.simulation.distinct_events
 
 
@@ -155,7 +155,7 @@ async def test_clickhouse_down_for_30_seconds_delays_results_only(
     finally:
         stack.up(["clickhouse"])
     rows = await fault_run.settle()
-    assert rows and not mismatches(rows), mismatches(rows)
+    assert rows and not mismatches(rows), "\n".join(mismatches(rows))
 
 
 async def test_a_broker_restart_mid_stream_loses_nothing(
@@ -175,7 +175,7 @@ async def test_a_broker_restart_mid_stream_loses_nothing(
     await fault_run.send(second)
     rows = await fault_run.settle()
     assert worker.process is not None and worker.process.poll() is None, "the worker died"
-    assert rows and not mismatches(rows), mismatches(rows)
+    assert rows and not mismatches(rows), "\n".join(mismatches(rows))
 
 
 async def test_a_worker_leaving_and_coming_back_loses_nothing(fault_run: FaultRun) -> None:
@@ -192,4 +192,4 @@ async def test_a_worker_leaving_and_coming_back_loses_nothing(fault_run: FaultRu
     rows = await fault_run.settle()
     assert metric(second, "abstream_events_in_total") > 0  # both workers did part of the work
     assert metric(first, "abstream_events_in_total") > 0
-    assert rows and not mismatches(rows), mismatches(rows)
+    assert rows and not mismatches(rows), "\n".join(mismatches(rows))
