@@ -54,6 +54,11 @@ def test_env_file_is_read_and_environment_wins(
         ("ABSTREAM_TOPIC_PARTITIONS", "zero", "ABSTREAM_TOPIC_PARTITIONS: Input should be a valid"),
         ("ABSTREAM_DATABASE", "drop table", "ABSTREAM_DATABASE: String should match pattern"),
         ("ABSTREAM_KAFKA_HEAP", "lots", "ABSTREAM_KAFKA_HEAP"),
+        ("ABSTREAM_LOG_LEVEL", "verbose",
+         "ABSTREAM_LOG_LEVEL: Input should be 'debug', 'info', 'warning' or 'error'"),
+        ("ABSTREAM_LOG_FORMAT", "xml", "ABSTREAM_LOG_FORMAT: Input should be 'text' or 'json'"),
+        ("ABSTREAM_STANDBY_REPLICAS", "-1",
+         "ABSTREAM_STANDBY_REPLICAS: Input should be greater than or equal to 0"),
     ],
 )
 def test_invalid_settings_name_the_variable_and_reason(

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from abstream import cli
-from abstream.errors import SettingsError
 from topology.app import create_app
 from topology.settings import Settings, load_settings
 
@@ -33,21 +32,6 @@ def test_values_are_read_whatever_their_case(monkeypatch: pytest.MonkeyPatch) ->
     settings = load_settings()
     assert (settings.log_level, settings.log_format, settings.standby_replicas) == (
         "warning", "json", 0)
-
-
-@pytest.mark.parametrize(("variable", "value", "reason"), [
-    ("ABSTREAM_LOG_LEVEL", "verbose",
-     "ABSTREAM_LOG_LEVEL: Input should be 'debug', 'info', 'warning' or 'error'"),
-    ("ABSTREAM_LOG_FORMAT", "xml", "ABSTREAM_LOG_FORMAT: Input should be 'text' or 'json'"),
-    ("ABSTREAM_STANDBY_REPLICAS", "-1",
-     "ABSTREAM_STANDBY_REPLICAS: Input should be greater than or equal to 0"),
-])
-def test_invalid_values_name_the_variable_and_reason(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
-) -> None:
-    monkeypatch.setenv(variable, value)
-    with pytest.raises(SettingsError, match=reason):
-        load_settings()
 
 
 def test_the_app_keeps_the_standby_replicas() -> None:
