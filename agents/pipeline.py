@@ -20,6 +20,8 @@ from experiments.attribution import ExperimentRules
 from schemas import encode
 from topology.faust_fixes import (
     drain_buffer_before_commit,
+    fetch_only_partitions_asked_for,
+    keep_changelog_events,
     seek_uncommitted_to_beginning,
     set_current_event,
 )
@@ -46,6 +48,8 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
 
     drain_buffer_before_commit(app)
     seek_uncommitted_to_beginning(app, {topics.exposures, topics.events})
+    keep_changelog_events(app)
+    fetch_only_partitions_asked_for(app)
     producer = app.producer
 
     @app.agent(source, name="join")
@@ -56,7 +60,7 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
         in_partition: dict[int, faust.EventT] = {}
 
         def load_user(user_id: str, partition: int) -> dict | None:
-            set_current_event(stream, in_partition[partition])
+            set_current_event(in_partition[partition])
             return users.get(user_id)
 
         processor = JoinProcessor(load_user, topics, experiments, settings.attribution)
@@ -74,7 +78,7 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
             in_partition.update((e.message.partition, e) for e in events)
             outcome = processor.process(messages)
             for user_id, (index, state) in outcome.users.items():
-                set_current_event(stream, events[index])
+                set_current_event(events[index])
                 users[user_id] = state
             # Straight to the client, past Faust's per-message machinery of topics:
             # its pre-commit flush covers these sends too.

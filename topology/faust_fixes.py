@@ -1,16 +1,22 @@
 """Corrections to faust-streaming 0.15.3 that exactness under crashes depends on.
 
-The first two wrap a method of the app's producer or consumer; both are tested by
-the SIGKILL-and-restart test of the pipeline (tests/agents/test_crash.py).
+Each wraps a method of the app's producer, consumer or table recovery, or stands in
+for a private stream method. The SIGKILL-and-restart test of the pipeline
+(tests/agents/test_crash.py) and the fault suite (tests/agents/test_faults.py,
+workers leaving and coming back) depend on them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Collection
+from typing import Any
 
 import faust
+from faust.streams import _current_event as current_event
+from faust.types import TP
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +91,98 @@ def seek_uncommitted_to_beginning(app: faust.App, topics: Collection[str]) -> No
     consumer.seek_to_committed = seek_to_committed_or_beginning  # type: ignore[method-assign]
 
 
-def set_current_event(stream: faust.StreamT, event: faust.EventT) -> None:
+def fetch_only_partitions_asked_for(app: faust.App) -> None:
+    """Hand Faust records of the partitions it asked for, and only those.
+
+    Faust passes its live set of unpaused partitions to the client's consumer thread,
+    which waits on it for up to a second. When the set becomes empty meanwhile, as
+    when the last table being recovered is paused, the client reads the empty set as
+    "every partition" and hands over records of paused partitions too: standby
+    partitions that were just sought back to where their copy stands. Faust drops
+    those records as paused, but the client's position has moved past them, so the
+    standby copy never sees them and records the offsets after them as applied. Here
+    the client gets a copy of the set taken when the fetch starts; an empty one
+    fetches nothing.
+    """
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    fetch_records = thread._fetch_records
+
+    async def fetch_records_of(consumer: Any, active_partitions: Any,
+                               timeout: float | None = None,
+                               max_records: int | None = None) -> Any:
+        if active_partitions is not None:  # None: a client-only app, every partition
+            active_partitions = frozenset(active_partitions)
+            if not active_partitions:
+                return {}
+        return await fetch_records(consumer, active_partitions, timeout=timeout,
+                                   max_records=max_records)
+
+    thread._fetch_records = fetch_records_of
+
+
+def keep_changelog_events(app: faust.App) -> None:
+    """Never drop a table changelog event that was fetched for a partition still read.
+
+    Faust empties its queue of changelog events whenever flow control resumes, but
+    the consumer's position does not go back. At the end of a recovery that resume
+    comes while the standby partitions are being read: the standby copy misses the
+    events dropped, yet records the offsets after them as applied. When a worker
+    leaves and a standby is promoted, its users lose that history (the records were
+    in the changelog all along) and newer states are written over them.
+
+    Here the queue is never emptied by flow control. Events stay in order: what is
+    queued for a partition read before and after a rebalance continues what was
+    applied, and anything fetched again after a seek is skipped by offset. What is
+    queued for a partition no longer read is dropped when it comes out (Faust would
+    apply it to the wrong partition's offsets), and a partition read again after a
+    pause starts from an empty queue, so no older events jump its gap.
+    """
+    tables = app.tables
+    recovery = tables.recovery
+    queue = tables.changelog_queue
+    app.flow_control._queues.discard(queue)  # type: ignore[attr-defined]
+    get_event = queue.get
+    on_rebalance = recovery.on_rebalance
+
+    def read(tp: TP) -> bool:
+        return tp in recovery.active_tps or tp in recovery.standby_tps
+
+    async def get_event_of_partition_read() -> Any:
+        while True:
+            event = await get_event()
+            if read(event.message.tp):
+                return event
+
+    async def on_rebalance_forgetting_gaps(*args: Any, **kwargs: Any) -> None:
+        before = recovery.active_tps | recovery.standby_tps
+        await on_rebalance(*args, **kwargs)
+        drop_queued(queue, (recovery.active_tps | recovery.standby_tps) - before)
+
+    queue.get = get_event_of_partition_read  # type: ignore[method-assign]
+    recovery.on_rebalance = on_rebalance_forgetting_gaps  # type: ignore[method-assign]
+
+
+def drop_queued(queue: Any, tps: Collection[TP]) -> None:
+    """Remove the events of partitions `tps` waiting in a changelog event queue."""
+    if not tps:
+        return
+    kept = [event for event in queue._queue if event.message.tp not in tps]
+    dropped = len(queue._queue) - len(kept)
+    queue._queue.clear()
+    queue._queue.extend(kept)
+    for _ in range(dropped):  # room for senders waiting on a full queue
+        queue._wakeup_next(queue._putters)
+
+
+def set_current_event(event: faust.EventT) -> None:
     """Make `event` the one table reads and writes go with: its partition picks the
     RocksDB store read or written, and the changelog partition. Inside a batch from
-    `take_events` the current event may belong to another partition than the key's."""
-    stream._set_current_event(event)  # type: ignore[attr-defined]
+    `take_events` the current event may belong to another partition than the key's.
+
+    Only the task's context variable is set, which is what tables read. The stream's
+    own `current_event` must stay as it is: `take_events` reads it to record which
+    event the next buffered value came from, and changing it there puts an event of
+    this batch in the next one instead of the new event, which is then never
+    processed, yet its offset gets committed with the ones after it.
+    """
+    current_event.set(weakref.ref(event))
