@@ -28,10 +28,6 @@ USERS, GOALS = 200, 10
 # everything again from partitions without a committed offset, while it recovers its
 # tables. Committing every 0.5 s and killing later: some of what was applied is
 # committed and some is not.
-# Open defect (docs/pipeline.md): now and then one user ends a goal short after the restart,
-# in either variant. Marked until it is fixed, so that it still runs and reports.
-@pytest.mark.xfail(reason="a user's state can go back around a restart (see docs/pipeline.md)",
-                   strict=False)
 @pytest.mark.parametrize(("commit_interval_s", "kill_after_goals"), [(20, 0), (0.5, USERS)])
 async def test_sigkill_and_restart_applies_nothing_twice(
     servers: Servers, tmp_path: Path, commit_interval_s: float, kill_after_goals: int
