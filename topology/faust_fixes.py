@@ -144,19 +144,20 @@ def keep_changelog_events(app: faust.App) -> None:
     get_event = queue.get
     on_rebalance = recovery.on_rebalance
 
-    def read(tp: TP) -> bool:
-        return tp in recovery.active_tps or tp in recovery.standby_tps
+    def partitions_read() -> set[TP]:
+        return recovery.active_tps | recovery.standby_tps
 
     async def get_event_of_partition_read() -> Any:
         while True:
             event = await get_event()
-            if read(event.message.tp):
+            tp = event.message.tp
+            if tp in recovery.active_tps or tp in recovery.standby_tps:  # no set per event
                 return event
 
     async def on_rebalance_forgetting_gaps(*args: Any, **kwargs: Any) -> None:
-        before = recovery.active_tps | recovery.standby_tps
+        before = partitions_read()
         await on_rebalance(*args, **kwargs)
-        drop_queued(queue, (recovery.active_tps | recovery.standby_tps) - before)
+        drop_queued(queue, partitions_read() - before)
 
     queue.get = get_event_of_partition_read  # type: ignore[method-assign]
     recovery.on_rebalance = on_rebalance_forgetting_gaps  # type: ignore[method-assign]
