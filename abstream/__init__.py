@@ -1,3 +1,1 @@
-"""abstream: a streaming A/B testing backend on Kafka, Faust and ClickHouse."""
-
-__version__ = "0.1.0"
+"""The `abstream` command: the worker's composition root, the admin client, the demo."""

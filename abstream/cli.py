@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 from topology.logs import LOG_LEVELS
 from topology.settings import Settings, load_settings
 
@@ -43,7 +43,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> None:
-    from agents.demo import run_demo
+    from abstream.demo import run_demo
 
     outcome = run_demo(settings, users=args.users, keep_running=args.keep_running)
     if not outcome.exact:
@@ -57,7 +57,7 @@ def _experiments(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
-    from agents.worker import run_worker
+    from abstream.worker import run_worker
 
     if args.port:
         settings = load_settings(web_port=args.port)

@@ -39,8 +39,8 @@ PATCHES = {"activate": {"status": "active"}, "pause": {"status": "paused"},
 
 
 def run_experiments_command(args: argparse.Namespace, settings: Settings) -> None:
-    from agents.admin_client import AdminClient
-    from agents.apply import apply_config
+    from abstream.admin_client import AdminClient
+    from abstream.apply import apply_config
     from experiments import config_document, load_config_file
 
     token = settings.api_token.get_secret_value() if settings.api_token else None

@@ -21,7 +21,7 @@ def add_results_parser(commands: Any) -> argparse.ArgumentParser:
 def run_results_command(args: argparse.Namespace, settings: Settings) -> None:
     from urllib.parse import quote
 
-    from agents.admin_client import AdminClient
+    from abstream.admin_client import AdminClient
 
     token = settings.api_token.get_secret_value() if settings.api_token else None
     path = f"/experiments/{quote(args.key)}/results"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 from topology.settings import Settings
 
 
@@ -48,8 +48,8 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_simulate_command(args: argparse.Namespace, settings: Settings) -> None:
-    from agents.admin_client import AdminClient
-    from agents.simulate import Progress, send_to_api, send_to_kafka, write_truth
+    from abstream.admin_client import AdminClient
+    from abstream.simulate import Progress, send_to_api, send_to_kafka, write_truth
     from experiments import ConfigSnapshot, load_config_file
     from experiments.simulation import SimulationSpec, default_effects, parse_effect, simulate
 

@@ -1,1 +1,1 @@
-"""Everything that runs against the broker: the demo now, the Faust agents and views later."""
+"""What runs on the Faust app: the join, the sink writers, the monitors and the config service."""

@@ -21,10 +21,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from abstream.errors import AbstreamError
+from agents.config_state import ConfigRecord, ConfigState
+from errors import AbstreamError
 from experiments.errors import Problem
 from schemas import decode, encode
-from topology.config_state import ConfigRecord, ConfigState
 from topology.topics import TopicNames
 
 log = logging.getLogger(__name__)

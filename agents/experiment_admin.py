@@ -1,6 +1,6 @@
 """Changing experiments through the config log: validation, concurrency, review, audit.
 
-HTTP-free: the views in `agents.api` translate requests to these calls and
+HTTP-free: the views in `api.config_views` translate requests to these calls and
 `AdminError`s to responses.
 """
 
@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from abstream.errors import AbstreamError
 from agents.config_service import AuditEntry, ConfigService, WriteRejected, new_change_id
+from agents.config_state import CHANGE_KIND, ConfigRecord, ConfigState
+from errors import AbstreamError
 from experiments import ConfigSnapshot, experiment_document, parse_config
 from experiments.changes import ChangeResult, apply_patch, diff, new_experiment
 from experiments.errors import ConfigError, Problem
 from experiments.model import Status
 from experiments.parsing import config_document
-from topology.config_state import CHANGE_KIND, ConfigRecord, ConfigState
 
 
 class AdminError(AbstreamError):

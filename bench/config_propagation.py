@@ -18,8 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
+from abstream.worker_process import WorkerProcess
 from infra import Stack
-from infra.worker_process import WorkerProcess
 from topology.settings import load_settings
 
 TOKEN = "bench-token-0001"

@@ -26,12 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents.admin_client import AdminClient
-from agents.demo import apply_demo_config
-from agents.simulate import send_deliveries
+from abstream.admin_client import AdminClient
+from abstream.demo import apply_demo_config
+from abstream.simulate import send_deliveries
+from abstream.worker_process import WorkerProcess, settings_env
 from experiments.simulation import SimulationSpec, default_effects, simulate
 from infra import Stack
-from infra.worker_process import WorkerProcess, settings_env
 from topology.producer import EventProducer
 from topology.settings import Settings, load_settings
 

@@ -24,9 +24,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from abstream.worker_process import WorkerProcess
 from infra import Stack
 from infra.system import ensure_command
-from infra.worker_process import WorkerProcess
 from topology.settings import load_settings
 
 TOKEN = "bench-token-0001"

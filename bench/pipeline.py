@@ -36,8 +36,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from abstream.worker_process import WorkerProcess
 from infra import Stack
-from infra.worker_process import WorkerProcess
 from topology.producer import EventProducer
 from topology.settings import load_settings
 from topology.topics import TopicNames, abstream_topics, ensure_topics

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ per experiment, variant and metric, the exposed users and the exact sums
 n, Σx, Σx², Σy, Σy², Σxy (x the metric value from the first exposure through
 the conversion window, y its total over the whole days before the exposure day)
 and Σd for ratio metrics' denominators — the figures the results store must hold.
-Nothing here does I/O; `agents.simulate` sends the events and writes the truth.
+Nothing here does I/O; `abstream.simulate` sends the events and writes the truth.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 
 
 class InfraError(AbstreamError):

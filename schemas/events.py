@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 
 
 class InvalidEvent(AbstreamError):

@@ -13,7 +13,7 @@ from typing import Any
 
 import fastavro
 
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 
 
 class SchemaError(AbstreamError):

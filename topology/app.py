@@ -23,7 +23,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 3),
         web_host=settings.web_host,
         web_port=settings.web_port,
-        # The worker's own HTTP API (agents/api.py) runs beside the app from the start, so
+        # The worker's own HTTP API (api/) runs beside the app from the start, so
         # /health and /ready answer during table recovery: no Faust web server.
         web_enabled=False,
         # One stream of logs per worker, and no terminal tricks when output is a file.

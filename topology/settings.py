@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from abstream.errors import SettingsError
+from errors import SettingsError
 from experiments.attribution import AttributionRules
 from topology.topics import TopicNames
 

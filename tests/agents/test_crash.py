@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from agents.simulate import wait_until_processed
-from infra.worker_process import WorkerProcess
+from abstream.simulate import wait_until_processed
+from abstream.worker_process import WorkerProcess
 from tests.agents.test_pipeline import latest_facts
 from tests.agents.traffic import exposure, goal, metric
 from tests.servers import TEST_PORTS, Servers

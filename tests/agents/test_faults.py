@@ -23,16 +23,16 @@ from typing import Any
 
 import pytest
 
-from agents.demo import apply_demo_config
-from agents.simulate import send_to_kafka, store_totals, wait_until_processed
+from abstream.demo import apply_demo_config
+from abstream.simulate import send_to_kafka, store_totals, wait_until_processed
+from abstream.worker_process import WorkerProcess
 from experiments.simulation import Simulation, SimulationSpec, compare, simulate
 from infra import Stack
-from infra.worker_process import WorkerProcess
 from sinks import open_sink
-from tests.agents.conftest import TOKENS, results_url
 from tests.agents.traffic import metric
 from tests.kafka_reading import read_topic
 from tests.servers import TEST_PORTS, Servers
+from tests.workers import TOKENS, results_url
 from topology.settings import Settings, load_settings
 from topology.topics import TopicNames
 

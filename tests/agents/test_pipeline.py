@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from infra.worker_process import WorkerProcess
+from abstream.worker_process import WorkerProcess
 from schemas import decode
-from tests.agents.conftest import TOKENS
 from tests.kafka_reading import read_topic
+from tests.workers import TOKENS
 from topology.topics import TopicNames
 
 pytestmark = pytest.mark.infra

@@ -7,7 +7,7 @@ import uuid
 
 from aiokafka import AIOKafkaProducer
 
-from infra.worker_process import WorkerProcess
+from abstream.worker_process import WorkerProcess
 from schemas import decode, encode
 from tests.agents.test_pipeline import create_experiment, facts_of
 from tests.kafka_reading import read_topic

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
+from abstream.worker_process import WorkerProcess
 from infra import Stack
-from infra.worker_process import WorkerProcess
 from sinks import SinkError, open_sink
 from sinks.totals import variant_totals
-from tests.agents.conftest import TOKENS, results_url
 from tests.agents.test_pipeline import create_experiment, latest_facts
 from tests.agents.traffic import exposure, goal, metric
 from tests.servers import TEST_PORTS, Servers
+from tests.workers import TOKENS, results_url
 from topology.producer import EventProducer
 from topology.settings import Settings, load_settings
 from topology.topics import TopicNames

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.worker_process import WorkerProcess
+from abstream.worker_process import WorkerProcess
 from schemas import decode
 from sinks import SinkError, open_sink
 from tests.agents.test_pipeline import create_experiment

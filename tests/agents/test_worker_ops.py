@@ -19,11 +19,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra.worker_process import WorkerProcess
-from tests.agents.conftest import TOKENS, results_url
+from abstream.worker_process import WorkerProcess
 from tests.agents.test_pipeline import create_experiment
 from tests.agents.traffic import exposure, metric
 from tests.servers import TEST_PORTS, Servers
+from tests.workers import TOKENS, results_url
 from topology.producer import EventProducer
 from topology.settings import load_settings
 from topology.topics import TopicNames

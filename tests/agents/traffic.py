@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 from typing import Any
 
-from infra.worker_process import WorkerProcess
+from abstream.worker_process import WorkerProcess
 
 
 def exposure(user: str, experiment: str, variant: str, at: int) -> dict[str, Any]:

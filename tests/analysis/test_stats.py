@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abstream.errors import AbstreamError
 from analysis import AnalysisError, RatioStats, SampleStats
+from errors import AbstreamError
 
 
 def test_moments_match_numpy() -> None:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from abstream.errors import SettingsError
+from errors import SettingsError
 from topology.settings import load_settings
 
 

@@ -52,7 +52,7 @@ def test_the_worker_takes_its_log_level_from_the_settings_unless_told(
         seen.append(loglevel or settings.log_level)
 
     monkeypatch.setenv("ABSTREAM_LOG_LEVEL", "warning")
-    monkeypatch.setattr("agents.worker.run_worker", run_worker)
+    monkeypatch.setattr("abstream.worker.run_worker", run_worker)
     assert cli.main(argv) == 0
     assert seen == [level]
 

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.admin_client import AdminClient
+from abstream.admin_client import AdminClient
 from experiments.simulation import Delivery
 from sinks.base import Sink
 from sinks.totals import variant_totals

@@ -26,9 +26,10 @@ from typing import Any, TextIO
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.admin_client import AdminClient
-from agents.apply import apply_config
-from agents.simulate import Progress, send_to_kafka, store_totals, wait_until_processed
+from abstream.admin_client import AdminClient
+from abstream.apply import apply_config
+from abstream.simulate import Progress, send_to_kafka, store_totals, wait_until_processed
+from abstream.worker_process import WorkerProcess, settings_env
 from analysis.table import results_table
 from experiments import ConfigSnapshot, config_document, load_config_file, load_config_text
 from experiments.simulation import (
@@ -39,7 +40,6 @@ from experiments.simulation import (
     simulate,
 )
 from infra import Stack
-from infra.worker_process import WorkerProcess, settings_env
 from sinks import open_sink
 from topology.settings import Settings
 from topology.topics import abstream_topics, ensure_topics

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from topology.config_state import ConfigRecord, ConfigState
+from agents.config_state import ConfigRecord, ConfigState
 
 
 def record(key: str, version: int, **changes: Any) -> ConfigRecord:

@@ -27,7 +27,7 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from agents import metrics
-from agents.api import HttpError, read_json
+from api.config_views import HttpError, read_json
 from experiments import Assignment, ConfigSnapshot, ExperimentClient, assign_all
 from experiments.client import ExposureRecord
 from schemas.events import EventLimits, InvalidEvent, check_exposure, check_goal

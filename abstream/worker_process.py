@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from agents.admin_client import AdminClient, ApiError
+from abstream.admin_client import AdminClient, ApiError
 from topology.settings import Settings
 
 READY_TIMEOUT_S = 90.0

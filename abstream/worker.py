@@ -11,18 +11,18 @@ import faust
 from aiohttp import web
 from mode import Service
 
-from agents.api import StreamState, build_api
 from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
-from agents.ingest_api import Ingestion, add_ingest_routes
 from agents.lag_monitor import register_lag_monitor
 from agents.pipeline import register_pipeline
 from agents.readiness import stream_state
 from agents.repartition import register_repartition
-from agents.results_api import Results, add_results_routes
 from agents.results_store import ResultsStore
 from agents.sink_writer import register_sink_writer
 from agents.srm_monitor import register_srm_monitor
+from api.config_views import StreamState, build_api
+from api.intake import Ingestion, add_ingest_routes
+from api.results import Results, add_results_routes
 from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits

@@ -9,7 +9,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from abstream.cli import main
-from agents.demo import needed_services, run_demo
+from abstream.demo import needed_services, run_demo
 from tests.servers import TEST_PORTS, Servers
 from topology.settings import load_settings
 

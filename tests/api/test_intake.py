@@ -11,12 +11,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from abstream.worker_process import WorkerProcess
 from experiments import ConfigSnapshot, assign_all, parse_config
-from infra.worker_process import WorkerProcess
 from schemas import decode
-from tests.agents.conftest import TOKENS
 from tests.agents.traffic import metric
 from tests.kafka_reading import read_topic
+from tests.workers import TOKENS
 from topology.topics import TopicNames
 
 pytestmark = pytest.mark.infra

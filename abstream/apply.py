@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agents.admin_client import AdminClient, ApiError
+from abstream.admin_client import AdminClient, ApiError
 from experiments.changes import COMPUTED_FIELDS, diff, plan_patch, same
 
 Say = Callable[[str], None]

@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from abstream.errors import AbstreamError
+from errors import AbstreamError
 
 
 class ApiError(AbstreamError):

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agents.admin_client import AdminClient, ApiError
-from infra.worker_process import WorkerProcess
-from tests.agents.conftest import TOKENS
+from abstream.admin_client import AdminClient, ApiError
+from abstream.worker_process import WorkerProcess
+from tests.workers import TOKENS
 
 pytestmark = pytest.mark.infra
 PROPAGATION_DEADLINE_S = 10.0
@@ -227,7 +227,7 @@ def test_only_drafts_can_be_deleted(workers: list[WorkerProcess]) -> None:
 
 
 def test_config_as_code_applies_a_file_once(workers: list[WorkerProcess]) -> None:
-    from agents.apply import apply_config
+    from abstream.apply import apply_config
     from experiments import config_document, load_config_text
 
     layer, key = f"layer_{uuid.uuid4().hex[:6]}", new_key()

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from abstream.cli import main
-from agents.demo import apply_demo_config
-from agents.simulate import store_totals, wait_until_processed
+from abstream.demo import apply_demo_config
+from abstream.simulate import store_totals, wait_until_processed
 from experiments.simulation import compare
 from sinks import open_sink
-from tests.agents.conftest import TOKENS
 from tests.agents.test_faults import FaultRun
 from tests.servers import Servers
+from tests.workers import TOKENS
 from topology.topics import TopicNames
 
 pytestmark = pytest.mark.infra
