@@ -9,7 +9,7 @@ import pytest
 
 from abstream.worker_process import WorkerProcess
 from tests.servers import TEST_PORTS, Servers, open_servers
-from tests.workers import TOKENS, results_url
+from tests.workers import TOKENS, WORKER_PORTS, results_url
 from topology.settings import Settings, load_settings
 
 
@@ -56,7 +56,7 @@ def workers(
         **{f"ABSTREAM_{name.upper()}": str(value) for name, value in TEST_PORTS.items()},
     }
     started = [WorkerProcess(port, env, Path(logs) / f"worker-{port}.log")
-               for port in (26066, 26067)]
+               for port in WORKER_PORTS]
     try:
         for worker in started:
             worker.start()

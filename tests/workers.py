@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from tests.servers import Servers
 
+# Where the shared test workers listen; set apart when two test runs share a machine.
+_FIRST_PORT = int(os.environ.get("ABSTREAM_TEST_WORKER_PORT", "26066"))
+WORKER_PORTS = (_FIRST_PORT, _FIRST_PORT + 1)
 TOKENS = {"alice": "alice-secret-token", "bob": "bob-secret-token"}
 
 
