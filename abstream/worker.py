@@ -1,4 +1,4 @@
-"""The worker process: the Faust app with the config service and the HTTP API."""
+"""The worker process: the Faust app, the services its parts share, and the HTTP API."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from agents.repartition import register_repartition
 from agents.results_store import ResultsStore
 from agents.sink_writer import register_sink_writer
 from agents.srm_monitor import register_srm_monitor
-from api.config_views import StreamState, build_api
-from api.intake import Ingestion, add_ingest_routes
-from api.results import Results, add_results_routes
+from api.config_views import StreamState
+from api.intake import Ingestion
+from api.results import Results
+from api.routes import build_api
 from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
@@ -38,8 +39,12 @@ from topology.topics import (
 )
 
 
-class ApiServer(Service):
-    """Tails the config log and serves the HTTP API on the worker's web port."""
+class WorkerServices(Service):
+    """The worker's composition root: the services its agents and its HTTP API share.
+
+    It tails the config log, holds the event producer and the results store, and
+    serves the HTTP API on the worker's web port.
+    """
 
     def __init__(self, settings: Settings, streams: StreamState | None = None,
                  **kwargs: object) -> None:
@@ -68,18 +73,16 @@ class ApiServer(Service):
 
     def _web_app(self) -> web.Application:
         settings = self.settings
-        app = build_api(ExperimentAdmin(self.config), settings, self.streams)
         snapshot = self.config.state.snapshot
-        add_ingest_routes(app, Ingestion(
+        ingestion = Ingestion(
             producer=self.producer,
             snapshot=snapshot,
             activations=ExperimentClient(snapshot),
             limits=EventLimits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
             max_batch=settings.max_batch_events,
-            max_body=settings.max_body_bytes,
-        ))
-        add_results_routes(app, Results(self.results_store, snapshot))
-        return app
+        )
+        return build_api(settings, ExperimentAdmin(self.config), ingestion,
+                         Results(self.results_store, snapshot), self.streams)
 
 
 async def prepare_topics(settings: Settings) -> None:
@@ -98,11 +101,11 @@ async def prepare_topics(settings: Settings) -> None:
                          f"({listing}); repartition one of them")
 
 
-def build_worker(settings: Settings) -> tuple[faust.App, ApiServer]:
+def build_worker(settings: Settings) -> tuple[faust.App, WorkerServices]:
     app = create_app(settings)
     # Not app.web_server: that starts only after the first table recovery, and the API,
     # /health and /ready included, must answer during it (run_worker starts it first).
-    server = ApiServer(settings, partial(stream_state, app))
+    server = WorkerServices(settings, partial(stream_state, app))
     register_pipeline(app, settings, server.config)
     register_lag_monitor(app, settings)
     if settings.repartition:

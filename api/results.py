@@ -70,11 +70,6 @@ class Results:
 RESULTS = web.AppKey("results", Results)
 
 
-def add_results_routes(app: web.Application, results: Results) -> None:
-    app[RESULTS] = results
-    app.add_routes([web.get("/experiments/{key}/results", get_results)])
-
-
 async def get_results(request: web.Request) -> web.Response:
     results = request.app[RESULTS]
     report = await results.of(request.match_info["key"], request.query.get("dimension"))

@@ -30,6 +30,7 @@ from infra.system import ensure_command
 from topology.settings import load_settings
 
 TOKEN = "bench-token-0001"
+INTAKE_TOKEN = "bench-intake-token"
 PORT = 26266
 LOOKUP_SCRIPT = """
 request = function()
@@ -43,7 +44,8 @@ def events_script(batch: int) -> str:
     events = [{"user_id": f"user-{i}", "name": "purchase", "value": 9.5} for i in range(batch)]
     body = json.dumps(events).replace("\\", "\\\\").replace('"', '\\"')
     return f'wrk.method = "POST"\nwrk.body = "{body}"\n' \
-           'wrk.headers["Content-Type"] = "application/json"\n'
+           'wrk.headers["Content-Type"] = "application/json"\n' \
+           f'wrk.headers["Authorization"] = "Bearer {INTAKE_TOKEN}"\n'
 
 
 def create_experiments(worker: WorkerProcess, count: int) -> None:
@@ -88,7 +90,7 @@ def main() -> None:
     settings = load_settings()
     started = [n for n, s in Stack(settings).up(["kafka"]).items() if s is not None]
     env = {"ABSTREAM_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-           "ABSTREAM_API_TOKENS": f"bench:{TOKEN}",
+           "ABSTREAM_API_TOKENS": f"bench:{TOKEN},web:{INTAKE_TOKEN}:intake",
            "ABSTREAM_WRITE_RESULTS": "false"}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)

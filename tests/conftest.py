@@ -9,7 +9,7 @@ import pytest
 
 from abstream.worker_process import WorkerProcess
 from tests.servers import TEST_PORTS, Servers, open_servers
-from tests.workers import TOKENS, WORKER_PORTS, results_url
+from tests.workers import WORKER_PORTS, api_tokens, results_url
 from topology.settings import Settings, load_settings
 
 
@@ -52,7 +52,7 @@ def workers(
         "ABSTREAM_SRM_CHECK_INTERVAL_S": "1",
         "ABSTREAM_SRM_PAUSE": "true",
         "ABSTREAM_GRACE_MINUTES": "10",  # short, so the scenario tests can pass it
-        "ABSTREAM_API_TOKENS": ",".join(f"{actor}:{token}" for actor, token in TOKENS.items()),
+        "ABSTREAM_API_TOKENS": api_tokens(),
         **{f"ABSTREAM_{name.upper()}": str(value) for name, value in TEST_PORTS.items()},
     }
     started = [WorkerProcess(port, env, Path(logs) / f"worker-{port}.log")

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from errors import SettingsError
 from experiments.attribution import AttributionRules
+from topology.tokens import Actor, parse_tokens
 from topology.topics import TopicNames
 
 LOOPBACK = "127.0.0.1"
@@ -55,9 +56,11 @@ class Settings(BaseSettings):
     web_host: str = Field(LOOPBACK, description="Where the worker's HTTP API listens")
     web_port: int = Field(6066, ge=1, le=65535)
     api_tokens: SecretStr | None = Field(
-        None, description="actor:token pairs, comma-separated; unset = writes disabled"
+        None, description="actor:token[:scope+scope] entries, comma-separated; unset = no writes"
     )
     api_open_reads: bool = Field(True, description="false: reads need a token too")
+    api_open_intake: bool = Field(False, description="true: anyone may send events (warned)")
+    body_timeout_s: float = Field(10.0, gt=0, le=600, description="longest wait for a body")
     api_url: str = Field(f"http://{LOOPBACK}:6066", description="The API the CLI talks to")
     api_token: SecretStr | None = Field(None, description="The CLI's bearer token")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
@@ -91,9 +94,9 @@ class Settings(BaseSettings):
 
     @field_validator("api_tokens")
     @classmethod
-    def _tokens_are_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+    def _tokens_parse(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            parse_token_pairs(value.get_secret_value())
+            parse_tokens(value.get_secret_value())
         return value
 
     @cached_property
@@ -111,11 +114,11 @@ class Settings(BaseSettings):
         return TopicNames(self.topic_prefix)
 
     @property
-    def token_actors(self) -> dict[str, str]:
-        """Bearer token → the actor it identifies."""
+    def token_actors(self) -> dict[str, Actor]:
+        """Bearer token → the actor it identifies, with its scopes."""
         if self.api_tokens is None:
             return {}
-        return parse_token_pairs(self.api_tokens.get_secret_value())
+        return parse_tokens(self.api_tokens.get_secret_value())
 
     @property
     def worker_dir(self) -> Path:
@@ -151,17 +154,6 @@ class Settings(BaseSettings):
         if self.sink_url:
             return self.sink_url
         return f"chdb://{(self.local_dir / 'chdb').resolve()}?database={self.database}"
-
-
-def parse_token_pairs(text: str) -> dict[str, str]:
-    """``alice:s3cret,bob:t0ken`` → {"s3cret": "alice", "t0ken": "bob"}."""
-    pairs: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        actor, sep, token = item.partition(":")
-        if not sep or not actor or len(token) < 8:
-            raise ValueError("use actor:token pairs separated by commas, tokens of 8+ characters")
-        pairs[token] = actor
-    return pairs
 
 
 def load_settings(**overrides: object) -> Settings:

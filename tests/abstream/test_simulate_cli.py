@@ -14,7 +14,7 @@ from experiments.simulation import compare
 from sinks import open_sink
 from tests.agents.test_faults import FaultRun
 from tests.servers import Servers
-from tests.workers import TOKENS
+from tests.workers import INTAKE_TOKEN, TOKENS
 from topology.topics import TopicNames
 
 pytestmark = pytest.mark.infra
@@ -29,7 +29,7 @@ async def test_simulated_users_sent_through_the_api_match_the_truth_file(
         worker = run.start()
         apply_demo_config(worker.client(TOKENS["alice"]))
         for name, value in {**run.env, "ABSTREAM_API_URL": worker.url,
-                            "ABSTREAM_API_TOKEN": TOKENS["alice"]}.items():
+                            "ABSTREAM_API_TOKEN": INTAKE_TOKEN}.items():
             monkeypatch.setenv(name, value)
         truth_file = tmp_path / "truth.json"
         assert main(["simulate", "--users", "400", "--via", "api", "--seed", "5",

@@ -16,6 +16,7 @@ from abstream.worker_process import WorkerProcess
 from tests.agents.test_pipeline import latest_facts
 from tests.agents.traffic import exposure, goal, metric
 from tests.servers import TEST_PORTS, Servers
+from tests.workers import api_tokens
 from topology.producer import EventProducer
 from topology.settings import load_settings
 from topology.topics import TopicNames
@@ -35,7 +36,7 @@ async def test_sigkill_and_restart_applies_nothing_twice(
     prefix = f"crash-{uuid.uuid4().hex[:8]}"
     env = {"ABSTREAM_STACK": "test", "ABSTREAM_KAFKA_BOOTSTRAP": servers.bootstrap,
            "ABSTREAM_TOPIC_PREFIX": prefix, "ABSTREAM_TOPIC_PARTITIONS": "2",
-           "ABSTREAM_API_TOKENS": "alice:alice-secret-token",
+           "ABSTREAM_API_TOKENS": api_tokens(),
            "ABSTREAM_KAFKA_SESSION_TIMEOUT_S": "6",
            "ABSTREAM_COMMIT_INTERVAL_S": str(commit_interval_s),
            "ABSTREAM_WRITE_RESULTS": "false",

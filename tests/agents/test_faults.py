@@ -32,7 +32,7 @@ from sinks import open_sink
 from tests.agents.traffic import metric
 from tests.kafka_reading import read_topic
 from tests.servers import TEST_PORTS, Servers
-from tests.workers import TOKENS, results_url
+from tests.workers import TOKENS, api_tokens, results_url
 from topology.settings import Settings, load_settings
 from topology.topics import TopicNames
 
@@ -51,7 +51,7 @@ class FaultRun:
         self.env = {"ABSTREAM_STACK": "test", "ABSTREAM_KAFKA_BOOTSTRAP": servers.bootstrap,
                     "ABSTREAM_TOPIC_PREFIX": self.prefix, "ABSTREAM_TOPIC_PARTITIONS": "4",
                     "ABSTREAM_SINK_URL": results_url(servers),
-                    "ABSTREAM_API_TOKENS": f"alice:{TOKENS['alice']}",
+                    "ABSTREAM_API_TOKENS": api_tokens(),
                     "ABSTREAM_KAFKA_SESSION_TIMEOUT_S": "6",
                     "ABSTREAM_COMMIT_INTERVAL_S": "0.5",
                     **{f"ABSTREAM_{k.upper()}": str(v) for k, v in TEST_PORTS.items()},

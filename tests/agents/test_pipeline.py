@@ -13,7 +13,7 @@ import pytest
 from abstream.worker_process import WorkerProcess
 from schemas import decode
 from tests.kafka_reading import read_topic
-from tests.workers import TOKENS
+from tests.workers import INTAKE_HEADERS, TOKENS
 from topology.topics import TopicNames
 
 pytestmark = pytest.mark.infra
@@ -57,7 +57,8 @@ async def facts_of(servers: Any, worker: WorkerProcess, key: str,
 async def send(worker: WorkerProcess, steps: list[tuple[str, dict]]) -> None:
     async with aiohttp.ClientSession() as session:
         for path, event in steps:  # one at a time: each answer means Kafka has it, in order
-            async with session.post(worker.url + path, json=[event]) as response:
+            async with session.post(worker.url + path, json=[event],
+                                    headers=INTAKE_HEADERS) as response:
                 assert (await response.json())["accepted"] == 1
 
 

@@ -19,7 +19,7 @@ from sinks.totals import variant_totals
 from tests.agents.test_pipeline import create_experiment, latest_facts
 from tests.agents.traffic import exposure, goal, metric
 from tests.servers import TEST_PORTS, Servers
-from tests.workers import TOKENS, results_url
+from tests.workers import api_tokens, results_url
 from topology.producer import EventProducer
 from topology.settings import Settings, load_settings
 from topology.topics import TopicNames
@@ -36,7 +36,7 @@ async def test_a_store_outage_delays_results_but_loses_nothing(
     prefix = f"outage-{uuid.uuid4().hex[:8]}"
     env = {"ABSTREAM_STACK": "test", "ABSTREAM_KAFKA_BOOTSTRAP": servers.bootstrap,
            "ABSTREAM_TOPIC_PREFIX": prefix, "ABSTREAM_TOPIC_PARTITIONS": "2",
-           "ABSTREAM_API_TOKENS": f"alice:{TOKENS['alice']}",
+           "ABSTREAM_API_TOKENS": api_tokens(),
            "ABSTREAM_SINK_URL": results_url(servers),
            **{f"ABSTREAM_{k.upper()}": str(v) for k, v in TEST_PORTS.items()}}
     worker = WorkerProcess(26566, env, tmp_path / "worker.log")

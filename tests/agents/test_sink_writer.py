@@ -21,6 +21,7 @@ from sinks import SinkError, open_sink
 from sinks.tables import USER_METRIC_COLUMNS
 from sinks.totals import variant_totals
 from tests.agents.test_pipeline import create_experiment, facts_of, send
+from tests.workers import INTAKE_HEADERS
 from topology.topics import TopicNames
 
 USERS = 12
@@ -64,7 +65,8 @@ async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
 
     bad = [{"user_id": f"{key}-bad", "name": "purchase", "value": "lots"}]  # refused
     async with (aiohttp.ClientSession() as session,
-                session.post(workers[0].url + "/events", json=bad) as answer):
+                session.post(workers[0].url + "/events", json=bad,
+                             headers=INTAKE_HEADERS) as answer):
         assert (await answer.json())["accepted"] == 0
     goals = sum(i % 3 for i in range(USERS))
     queries = {

@@ -23,7 +23,7 @@ from abstream.worker_process import WorkerProcess
 from tests.agents.test_pipeline import create_experiment
 from tests.agents.traffic import exposure, metric
 from tests.servers import TEST_PORTS, Servers
-from tests.workers import TOKENS, results_url
+from tests.workers import api_tokens, results_url
 from topology.producer import EventProducer
 from topology.settings import load_settings
 from topology.topics import TopicNames
@@ -36,7 +36,7 @@ USERS = 300
 def worker_env(servers: Servers, prefix: str, **extra: str) -> dict[str, str]:
     return {"ABSTREAM_STACK": "test", "ABSTREAM_KAFKA_BOOTSTRAP": servers.bootstrap,
             "ABSTREAM_TOPIC_PREFIX": prefix, "ABSTREAM_TOPIC_PARTITIONS": "2",
-            "ABSTREAM_API_TOKENS": f"alice:{TOKENS['alice']}",
+            "ABSTREAM_API_TOKENS": api_tokens(),
             "ABSTREAM_SINK_URL": results_url(servers),
             **{f"ABSTREAM_{k.upper()}": str(v) for k, v in TEST_PORTS.items()}, **extra}
 

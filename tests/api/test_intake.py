@@ -16,7 +16,7 @@ from experiments import ConfigSnapshot, assign_all, parse_config
 from schemas import decode
 from tests.agents.traffic import metric
 from tests.kafka_reading import read_topic
-from tests.workers import TOKENS
+from tests.workers import INTAKE_HEADERS, TOKENS
 from topology.topics import TopicNames
 
 pytestmark = pytest.mark.infra
@@ -43,7 +43,8 @@ def malformed(rng: random.Random, i: int) -> Any:
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, Any]:
-    async with session.post(url, data=body) as response:
+    async with session.post(url, data=body, headers={
+            **INTAKE_HEADERS, "Content-Type": "application/json"}) as response:
         return response.status, await response.json()
 
 
@@ -91,7 +92,8 @@ async def test_batch_and_body_limits(workers: list[WorkerProcess]) -> None:
         status, answer = await post(session, f"{workers[0].url}/events", too_many)
         assert status == 413 and "at most 1000" in answer["error"]
         too_big = b"[" + b" " * (2 * 1024 * 1024) + b"]"
-        async with session.post(f"{workers[0].url}/events", data=too_big) as response:
+        async with session.post(f"{workers[0].url}/events", data=too_big, headers={
+                **INTAKE_HEADERS, "Content-Type": "application/json"}) as response:
             assert response.status == 413
 
 

@@ -81,11 +81,13 @@ def test_all_errors_are_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_api_tokens_name_their_actors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ABSTREAM_API_TOKENS", "alice:alice-token-1, bob:bob-token-22")
     settings = load_settings()
-    assert settings.token_actors == {"alice-token-1": "alice", "bob-token-22": "bob"}
+    assert {token: actor.name for token, actor in settings.token_actors.items()} == {
+        "alice-token-1": "alice", "bob-token-22": "bob"}
     assert "alice-token-1" not in repr(settings)  # secrets stay out of logs
 
 
-@pytest.mark.parametrize("value", ["alice", "alice:short", ":no-actor-token"])
+@pytest.mark.parametrize("value", ["alice", "alice:short", ":no-actor-token",
+                                   "alice:alice-token-1:root", "a:same-token,b:same-token"])
 def test_malformed_api_tokens_are_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("ABSTREAM_API_TOKENS", value)
     with pytest.raises(SettingsError, match="ABSTREAM_API_TOKENS"):

@@ -1,0 +1,121 @@
+"""Every route refuses callers without its scope, on a real worker."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from abstream.worker_process import WorkerProcess
+from api.access import PUBLIC
+from api.routes import ROUTES, Route
+from tests.workers import INTAKE_TOKEN, SCOPED_TOKENS, TOKENS
+from topology.tokens import Scope
+
+pytestmark = pytest.mark.infra
+DENIED = (401, 403)
+# Which of the scoped test tokens each scope admits; the unscoped tokens hold the first three.
+ADMITTED = {Scope.ADMIN: {"ops"}, Scope.REVIEW: {"qa"}, Scope.READ: {"ops", "qa", "reader"},
+            Scope.INTAKE: {"web"}}
+
+
+def call(worker: WorkerProcess, method: str, path: str, token: str | None = None,
+         body: object = None, content_type: str = "application/json") -> tuple[int, dict]:
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(worker.url + path, data, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        return status, json.loads(raw) if raw else {}
+    except ValueError:
+        return status, {}  # /metrics is text
+
+
+def path_of(route: Route) -> str:
+    return route.path.replace("{key}", "no_such_key").replace("{change}", "no-such-change")
+
+
+def body_of(route: Route) -> object:
+    return {"user_id": "u1"} if route.path == "/assignments" else {}
+
+
+SCOPED_ROUTES = [r for r in ROUTES if isinstance(r.rule, Scope)]
+
+
+@pytest.mark.parametrize("route", SCOPED_ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_each_route_admits_exactly_the_tokens_of_its_scope(
+    workers: list[WorkerProcess], route: Route,
+) -> None:
+    body = body_of(route) if route.method in ("POST", "PUT", "PATCH") else None
+    for actor, (token, _) in SCOPED_TOKENS.items():
+        status, answer = call(workers[0], route.method, path_of(route), token, body)
+        if actor in ADMITTED[route.rule]:
+            assert status not in DENIED, (actor, status, answer)
+        else:
+            assert status == 403 and route.rule.value in answer["error"], (actor, answer)
+    status, _ = call(workers[0], route.method, path_of(route), "not-a-token-anyone-has", body)
+    assert status == 401
+    status, answer = call(workers[0], route.method, path_of(route), None, body)
+    anonymous_ok = route.rule is Scope.READ  # the shared workers keep reads open
+    assert (status not in DENIED) if anonymous_ok else status == 401, answer
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_activation_through_assignments_needs_the_intake_scope(
+    workers: list[WorkerProcess], method: str,
+) -> None:
+    path, body = "/assignments?user_id=u1", None
+    if method == "POST":
+        path, body = "/assignments", {"user_id": "u1", "activate": True}
+    else:
+        path += "&activate=true"
+    assert call(workers[0], method, path, None, body)[0] == 401
+    assert call(workers[0], method, path, TOKENS["alice"], body)[0] == 403  # admin, not intake
+    status, answer = call(workers[0], method, path, INTAKE_TOKEN, body)
+    assert status == 200 and "exposures_logged" in answer
+
+
+def test_unscoped_tokens_may_do_all_but_send_events(workers: list[WorkerProcess]) -> None:
+    assert call(workers[0], "GET", "/experiments", TOKENS["alice"])[0] == 200
+    status, answer = call(workers[0], "POST", "/events", TOKENS["alice"], [])
+    assert status == 403 and "intake" in answer["error"]
+
+
+def test_public_routes_answer_anyone(guarded_worker: WorkerProcess) -> None:
+    for route in (r for r in ROUTES if r.rule == PUBLIC):
+        assert call(guarded_worker, route.method, route.path)[0] == 200
+
+
+def test_closed_reads_need_a_token_on_every_read_route(guarded_worker: WorkerProcess) -> None:
+    reads = [r for r in ROUTES if r.rule is Scope.READ or r.path == "/assignments"]
+    for route in reads:
+        body = body_of(route) if route.method == "POST" else None
+        status, answer = call(guarded_worker, route.method, path_of(route), None, body)
+        assert status == 401 and "read" in answer["error"], route
+        reader = SCOPED_TOKENS["reader"][0]
+        assert call(guarded_worker, route.method, path_of(route), reader, body)[0] not in DENIED
+
+
+def test_an_open_intake_takes_events_without_a_token_and_says_so(
+    guarded_worker: WorkerProcess,
+) -> None:
+    status, answer = call(guarded_worker, "POST", "/events", None,
+                          [{"user_id": "u1", "name": "purchase", "value": 1.0}])
+    assert status == 200 and answer["accepted"] == 1
+    assert "ABSTREAM_API_OPEN_INTAKE is true" in guarded_worker.log_file.read_text()
+
+
+def test_bodies_must_be_json(workers: list[WorkerProcess]) -> None:
+    event = [{"user_id": "u1", "name": "purchase", "value": 1.0}]
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        status, answer = call(workers[0], "POST", "/events", INTAKE_TOKEN, event, content_type)
+        assert status == 415 and "application/json" in answer["error"]
