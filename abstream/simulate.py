@@ -129,7 +129,7 @@ async def wait_until_processed(
         inputs = [topics.exposures, topics.events]
         while True:
             # Read the ends of the facts after the inputs are done: no new facts come then.
-            ends = await _end_offsets(consumer, inputs)
+            ends = await _end_offsets(admin, consumer, inputs)
             committed = await admin.list_consumer_group_offsets(group)
             done = sum(min(_offset(committed, tp), end) for tp, end in ends.items())
             total = sum(ends.values())
@@ -137,7 +137,7 @@ async def wait_until_processed(
             if done == total and not facts:
                 return time.monotonic() - started
             if done == total:
-                fact_ends = await _end_offsets(consumer, [topics.facts])
+                fact_ends = await _end_offsets(admin, consumer, [topics.facts])
                 committed = await admin.list_consumer_group_offsets(group)
                 if all(_offset(committed, tp) >= end for tp, end in fact_ends.items()):
                     return time.monotonic() - started
@@ -150,19 +150,18 @@ async def wait_until_processed(
         await admin.close()
 
 
-async def _end_offsets(consumer: AIOKafkaConsumer,
+async def _end_offsets(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer,
                        topics: Sequence[str]) -> dict[TopicPartition, int]:
     partitions = [TopicPartition(topic, p) for topic in topics
-                  for p in sorted(await _partitions(consumer, topic))]
+                  for p in await _partitions(admin, topic)]
     return await consumer.end_offsets(partitions)
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
     for _ in range(50):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return found
-        await consumer._client.force_metadata_update()  # the public API has no refresh
+        (metadata,) = await admin.describe_topics([topic])
+        if metadata["partitions"]:
+            return sorted(p["partition"] for p in metadata["partitions"])
         await asyncio.sleep(0.1)
     raise RuntimeError(f"topic {topic} has no partitions")
 

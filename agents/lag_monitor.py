@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import faust
 
 from agents import metrics
+from topology.faust_fixes import last_committed
 from topology.settings import Settings
 
 INTERVAL_S = 5.0
@@ -52,7 +53,7 @@ def register_lag_monitor(app: faust.App, settings: Settings) -> None:
                 highwater = consumer.highwater(tp)
             except Exception:  # not fetched yet, or mid-rebalance
                 continue
-            behind = lag(highwater, consumer._committed_offset.get(tp))  # Faust keeps it
+            behind = lag(highwater, last_committed(consumer, tp))
             if behind is not None:
                 lags[tp.topic, tp.partition] = behind
         reported = publish(lags, reported)

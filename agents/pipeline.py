@@ -18,13 +18,7 @@ from agents.config_service import ConfigService
 from agents.join import DeadLetter, JoinProcessor
 from experiments.attribution import ExperimentRules
 from schemas import encode
-from topology.faust_fixes import (
-    drain_buffer_before_commit,
-    fetch_only_partitions_asked_for,
-    keep_changelog_events,
-    seek_uncommitted_to_beginning,
-    set_current_event,
-)
+from topology.faust_fixes import set_current_event
 from topology.settings import Settings
 
 USERS_GAUGE_EVERY_S = 60.0
@@ -46,10 +40,6 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
                 e.key: ExperimentRules.of(e) for e in snapshot.config.experiments}
         return rules_cache[snapshot.version]
 
-    drain_buffer_before_commit(app)
-    seek_uncommitted_to_beginning(app, {topics.exposures, topics.events})
-    keep_changelog_events(app)
-    fetch_only_partitions_asked_for(app)
     producer = app.producer
 
     @app.agent(source, name="join")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import faust
 
+from topology.faust_fixes import apply_corrections
 from topology.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
-    return faust.App(
+    """The app, with the corrections to Faust that exactness depends on already applied."""
+    app = faust.App(
         settings.topic_prefix,  # the app id: one app per topic namespace
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
         datadir=str(settings.worker_dir),
@@ -29,3 +31,6 @@ def create_app(settings: Settings) -> faust.App:
         # One stream of logs per worker, and no terminal tricks when output is a file.
         worker_redirect_stdouts=False,
     )
+    topics = settings.topics
+    apply_corrections(app, {topics.exposures, topics.events})
+    return app

@@ -23,6 +23,23 @@ log = logging.getLogger(__name__)
 DRAIN_STALL_S = 30.0
 
 
+def apply_corrections(app: faust.App, source_topics: Collection[str]) -> None:
+    """Every correction below, applied once where the app is built (`topology.app`)."""
+    drain_buffer_before_commit(app)
+    seek_uncommitted_to_beginning(app, source_topics)
+    keep_changelog_events(app)
+    fetch_only_partitions_asked_for(app)
+
+
+def last_committed(consumer: Any, tp: TP) -> int | None:
+    """The offset Faust last committed for `tp` (None before the first commit).
+
+    Faust 0.15.3 keeps it in the private ``Consumer._committed_offset``; its public
+    ``committed()`` asks the broker, too slow for a metric read every few seconds.
+    """
+    return consumer._committed_offset.get(tp)
+
+
 def drain_buffer_before_commit(app: faust.App) -> None:
     """Make Faust's pre-commit flush wait for the buffered table changelog writes.
 
