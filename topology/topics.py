@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -106,9 +108,27 @@ async def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]
                 error = for_code(code)
                 if code and error is not TopicAlreadyExistsError:  # a racing creator is fine
                     raise error(f"creating topic {name}")
+            await _until_described(admin, missing)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _until_described(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec],
+                           timeout_s: float = 10.0) -> None:
+    """Wait until the broker's metadata shows every partition of the created topics.
+
+    A created topic answers describe requests with no partitions for a moment; callers
+    count partitions right away (the worker checks co-partitioning before it starts).
+    """
+    deadline = time.monotonic() + timeout_s
+    wanted = {spec.name: spec.partitions for spec in specs}
+    while wanted and time.monotonic() < deadline:
+        for metadata in await admin.describe_topics(list(wanted)):
+            if len(metadata["partitions"]) >= wanted.get(metadata["topic"], 0):
+                wanted.pop(metadata["topic"], None)
+        if wanted:
+            await asyncio.sleep(0.05)
 
 
 async def describe_topic(bootstrap: str, name: str) -> tuple[int, dict[str, str]]:
