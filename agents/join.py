@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import metrics
-from experiments.attribution import AttributionRules, ExperimentRules, Fact, UserState
+from experiments.attribution import (
+    AttributionRules,
+    ExperimentRules,
+    Fact,
+    UserState,
+    phase_key,
+)
 from experiments.dedup import Verdict
 from schemas import SchemaError, decode, encode
 from topology.topics import TopicNames
@@ -116,7 +122,7 @@ class JoinProcessor:
 
     def _expose(self, user: UserState, record: dict[str, Any],
                 experiments: Mapping[str, ExperimentRules]) -> None:
-        key = f"{record['experiment']}/{record['phase']}"
+        key = phase_key(record["experiment"], record["phase"])
         was_multiple = user.exposures.get(key, {}).get("multiple", False)
         user.on_exposure(record, experiments.get(record["experiment"]), user.watermark)
         state = user.exposures[key]
@@ -127,7 +133,7 @@ class JoinProcessor:
 
     def _facts(self, user: UserState,
                experiments: Mapping[str, ExperimentRules]) -> list[tuple[bytes, bytes]]:
-        facts = [(f"{f.experiment}/{f.phase}/{f.user_id}".encode(), encode_fact(f))
+        facts = [(f"{phase_key(f.experiment, f.phase)}/{f.user_id}".encode(), encode_fact(f))
                  for f in user.facts(experiments)]
         metrics.FACTS.inc(len(facts))
         return facts

@@ -86,6 +86,27 @@ class Fact:
     version: int
 
 
+def phase_key(experiment: str, phase: int) -> str:
+    """The key of one experiment phase in a user's state: "<experiment>/<phase>"."""
+    return f"{experiment}/{phase}"
+
+
+NUMERATOR, DENOMINATOR = ":num", ":den"
+
+
+def ratio_keys(metric: str) -> tuple[str, str]:
+    """The value keys of a ratio metric's numerator and denominator in a `Fact`."""
+    return metric + NUMERATOR, metric + DENOMINATOR
+
+
+def metric_of(key: str) -> tuple[str, str | None]:
+    """A `Fact` value key's metric, and `NUMERATOR`, `DENOMINATOR` or None."""
+    for part in (NUMERATOR, DENOMINATOR):
+        if key.endswith(part):
+            return key[: -len(part)], part
+    return key, None
+
+
 class UserState:
     """One user's join state; `to_dict` / `from_dict` give a JSON-ready form for storage."""
 
@@ -125,7 +146,7 @@ class UserState:
         the user, but goals evicted from the exact history can no longer be
         attributed to it: it is flagged `late`.
         """
-        key = f"{exposure['experiment']}/{exposure['phase']}"
+        key = phase_key(exposure["experiment"], exposure["phase"])
         time = exposure["timestamp"]
         self.watermark = max(self.watermark, time)
         current = self.exposures.get(key)
@@ -267,8 +288,9 @@ def _metric_values(rules: ExperimentRules, totals: Mapping[str, list[float]]) ->
         if den_event is None:
             values[key] = _value(kind, totals.get(event))
         else:
-            values[f"{key}:num"] = _value(kind, totals.get(event))
-            values[f"{key}:den"] = _value(den_kind, totals.get(den_event))
+            num, den = ratio_keys(key)
+            values[num] = _value(kind, totals.get(event))
+            values[den] = _value(den_kind, totals.get(den_event))
     return values
 
 

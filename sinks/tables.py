@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from experiments.attribution import NUMERATOR, metric_of, ratio_keys
+
 EXPOSURE_COLUMNS = (
     "event_id", "user_id", "experiment", "variant", "phase", "config_version",
     "timestamp_ms", "received_at_ms", "source", "is_override",
@@ -69,16 +71,15 @@ def user_metric_rows(fact: dict[str, Any]) -> list[tuple[Any, ...]]:
             [fact["attributes"][name] for name in names], fact["version"])
     rows = []
     for key in sorted(values):
-        if key.endswith(":den"):
-            continue
-        if key.endswith(":num"):
-            metric = key[: -len(":num")]
-            den = f"{metric}:den"
-            measures = (values[key], covariates.get(key, 0.0), values[den],
+        metric, part = metric_of(key)
+        if part is None:
+            measures = (values[key], covariates.get(key, 0.0), 0.0, 0.0)
+        elif part == NUMERATOR:
+            num, den = ratio_keys(metric)
+            measures = (values[num], covariates.get(num, 0.0), values[den],
                         covariates.get(den, 0.0))
         else:
-            metric = key
-            measures = (values[key], covariates.get(key, 0.0), 0.0, 0.0)
+            continue  # a denominator: in its numerator's row
         rows.append((*head, metric, *measures, *tail))
     return rows
 
