@@ -3,8 +3,9 @@
 - Absolute difference: Welch's t test and interval, with degrees of freedom by the
   Welch–Satterthwaite equation (Welch 1947, "The generalization of 'Student's' problem when
   several different population variances are involved"; Satterthwaite 1946).
-- Relative lift (treatment/control − 1): delta method for the ratio of two independent means,
-  Var ≈ v_t/m_c² + m_t²·v_c/m_c⁴, with a normal interval.
+- Relative lift (treatment/control − 1): the delta method's standard error and Fieller's
+  interval, on the same Student t as the p-value (`analysis.lift`), so the lift interval
+  excludes 0 exactly when p < alpha.
 - Ratio metrics (Σnum/Σden per arm): each arm's ratio with its delta-method variance, which
   includes the numerator–denominator covariance (Deng, Knoblich & Lu 2018, "Applying the
   Delta Method in Metric Analytics"), then the same Welch and lift machinery.
@@ -32,6 +33,7 @@ from analysis.inference import (
     p_value,
     ratio_statistic,
 )
+from analysis.lift import UNBOUNDED, MeanMoments, fieller_interval, lift_std_error, undefined
 from analysis.sequential import DEFAULT_TUNING_N, always_valid_multiplier, always_valid_p_value
 from analysis.stats import RatioStats, SampleStats
 
@@ -84,6 +86,8 @@ class Comparison:
     diff_ci_always_valid: Interval
     lift_ci_always_valid: Interval | None
     cuped: CupedAdjustment | None = None
+    lift_undefined: str | None = None  # why the lift, or its interval, is None
+    moments: MeanMoments | None = None  # what the lift's intervals are computed from
 
     def diff_ci_at(self, alpha: float) -> Interval:
         """The fixed-horizon interval on the difference at another level (e.g. Bonferroni)."""
@@ -94,10 +98,10 @@ class Comparison:
     def lift_ci_at(self, alpha: float) -> Interval | None:
         """The fixed-horizon interval on the relative lift at another level; None if undefined."""
         check_alpha(alpha)
-        if self.lift is None or self.lift_std_error is None:
+        if self.lift is None or self.moments is None:
             return None
-        critical = critical_value(alpha, math.inf, self.alternative)
-        return interval(self.lift, self.lift_std_error, critical, self.alternative)
+        critical = critical_value(alpha, self.df, self.alternative)
+        return fieller_interval(self.moments, critical, self.alternative)
 
 
 def welch_df(control: ArmEstimate, treatment: ArmEstimate) -> float:
@@ -109,29 +113,26 @@ def welch_df(control: ArmEstimate, treatment: ArmEstimate) -> float:
     return (v_c + v_t) ** 2 / denominator
 
 
+@dataclass(frozen=True)
+class _Lift:
+    value: float | None = None
+    std_error: float | None = None
+    ci: Interval | None = None
+    ci_always_valid: Interval | None = None
+    undefined: str | None = None
+
+
 def _relative(
-    control: ArmEstimate,
-    treatment: ArmEstimate,
-    alpha: float,
-    alternative: Alternative,
-    multiplier: float,
-) -> tuple[float | None, float | None, Interval | None, Interval | None]:
-    """Lift, its delta-method standard error, fixed and always-valid intervals; all None when
-    the control mean is 0."""
-    m_c, m_t = control.mean, treatment.mean
-    if m_c == 0.0:
-        return None, None, None, None
-    lift = m_t / m_c - 1.0
-    std_error = math.sqrt(
-        treatment.mean_variance / m_c**2 + m_t**2 * control.mean_variance / m_c**4
-    )
-    fixed = critical_value(alpha, math.inf, alternative)
-    return (
-        lift,
-        std_error,
-        interval(lift, std_error, fixed, alternative),
-        interval(lift, std_error, multiplier, alternative),
-    )
+    moments: MeanMoments, critical: float, multiplier: float, alternative: Alternative
+) -> _Lift:
+    """The lift, its standard error, and its fixed and always-valid Fieller intervals."""
+    reason = undefined(moments)
+    if reason is not None:
+        return _Lift(undefined=reason)
+    ci = fieller_interval(moments, critical, alternative)
+    ci_always_valid = fieller_interval(moments, multiplier, alternative)
+    return _Lift(moments.treatment / moments.control - 1.0, lift_std_error(moments), ci,
+                 ci_always_valid, None if ci is not None else UNBOUNDED)
 
 
 def check_arms(control_n: int, treatment_n: int) -> None:
@@ -150,8 +151,14 @@ def compare_estimates(
     alternative: Alternative,
     tuning_n: float,
     cuped: CupedAdjustment | None = None,
+    moments: MeanMoments | None = None,
+    lift_undefined: str | None = None,
 ) -> Comparison:
-    """The comparison of two arms already reduced to mean, per-user variance and n."""
+    """The comparison of two arms already reduced to mean, per-user variance and n.
+
+    `moments` are the two means' (co)variances for the lift when they are not the arms'
+    own independent ones (CUPED); `lift_undefined` leaves the lift undefined for that reason.
+    """
     check_alpha(alpha)
     check_alternative(alternative)
     check_arms(control.n, treatment.n)
@@ -161,9 +168,12 @@ def compare_estimates(
     statistic = ratio_statistic(diff, std_error)
     n_total = control.n + treatment.n
     multiplier = float(always_valid_multiplier(n_total, alpha, tuning_n))
-    lift, lift_std_error, lift_ci, lift_ci_always_valid = _relative(
-        control, treatment, alpha, alternative, multiplier
-    )
+    critical = critical_value(alpha, df, alternative)
+    if moments is None:
+        moments = MeanMoments(control.mean, treatment.mean, control.mean_variance,
+                              treatment.mean_variance)
+    lift = _Lift(undefined=lift_undefined) if lift_undefined else _relative(
+        moments, critical, multiplier, alternative)
     return Comparison(
         control_mean=control.mean,
         treatment_mean=treatment.mean,
@@ -177,15 +187,17 @@ def compare_estimates(
         df=df,
         statistic=statistic,
         p_value=p_value(statistic, df, alternative),
-        diff_ci=interval(diff, std_error, critical_value(alpha, df, alternative), alternative),
-        lift=lift,
-        lift_std_error=lift_std_error,
-        lift_ci=lift_ci,
+        diff_ci=interval(diff, std_error, critical, alternative),
+        lift=lift.value,
+        lift_std_error=lift.std_error,
+        lift_ci=lift.ci,
         always_valid_multiplier=multiplier,
         p_value_always_valid=always_valid_p_value(statistic, n_total, alpha, alternative, tuning_n),
         diff_ci_always_valid=interval(diff, std_error, multiplier, alternative),
-        lift_ci_always_valid=lift_ci_always_valid,
+        lift_ci_always_valid=lift.ci_always_valid,
         cuped=cuped,
+        lift_undefined=lift.undefined,
+        moments=None if lift.value is None else moments,
     )
 
 
@@ -224,10 +236,13 @@ def compare_ratio(
     The means in the result are the arms' ratios; their variances come from the delta method.
     """
     check_arms(control.n, treatment.n)
+    mixed = (control.mean_den > 0.0) != (treatment.mean_den > 0.0)
     return compare_estimates(
         ArmEstimate(control.ratio, control.linearized_variance, control.n),
         ArmEstimate(treatment.ratio, treatment.linearized_variance, treatment.n),
         alpha=alpha,
         alternative=alternative,
         tuning_n=tuning_n,
+        lift_undefined="the ratio's denominators have opposite signs in the two arms"
+        if mixed else None,
     )

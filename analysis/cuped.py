@@ -14,6 +14,11 @@ reduction reported is 1 − Var(adjusted difference) / Var(unadjusted difference
 arms it is the squared pooled within-arm correlation of x and y, the ρ² of Deng et al.
 A covariate without variance gives θ = 0: no adjustment, no reduction. The estimation of θ
 itself is ignored in the variance, as in the paper (its effect is of order 1/n).
+
+The relative lift needs more than the difference's variance: with D = ȳ_c − ȳ_t, the
+adjusted means are x̄_c − θ·(n_t/N)·D and x̄_t + θ·(n_c/N)·D, so both contain D and are
+correlated. Their variances and covariance (`adjusted_moments`) go to the lift's delta method
+and Fieller interval (`analysis.lift`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from analysis.compare import (
     compare_estimates,
 )
 from analysis.inference import Alternative
+from analysis.lift import MeanMoments
 from analysis.sequential import DEFAULT_TUNING_N
 from analysis.stats import SampleStats
 
@@ -41,10 +47,28 @@ def cuped_theta(control: SampleStats, treatment: SampleStats) -> float:
     return (control.sp_xy + treatment.sp_xy) / ss_y
 
 
-def _adjusted_arm(arm: SampleStats, theta: float, pooled_mean_y: float) -> ArmEstimate:
-    mean = arm.mean - theta * (arm.mean_y - pooled_mean_y)
+def _adjusted_arm(arm: SampleStats, theta: float, mean: float) -> ArmEstimate:
+    """The arm's adjusted mean with the per-user variance of x − θ·y (for the difference)."""
     variance = arm.variance - 2.0 * theta * arm.covariance + theta * theta * arm.variance_y
     return ArmEstimate(mean, max(variance, 0.0), arm.n)
+
+
+def adjusted_moments(control: SampleStats, treatment: SampleStats, theta: float) -> MeanMoments:
+    """The adjusted means with their sampling variances and covariance (θ taken as fixed)."""
+    n_c, n_t = control.n, treatment.n
+    w_c, w_t = n_t / (n_c + n_t), n_c / (n_c + n_t)  # the weights of D in each adjusted mean
+    var_d = control.variance_y / n_c + treatment.variance_y / n_t
+    # Cov(x̄_c, D) and −Cov(x̄_t, D)
+    cov_c, cov_t = control.covariance / n_c, treatment.covariance / n_t
+    pooled_mean_y = (n_c * control.mean_y + n_t * treatment.mean_y) / (n_c + n_t)
+    return MeanMoments(
+        control=control.mean - theta * (control.mean_y - pooled_mean_y),
+        treatment=treatment.mean - theta * (treatment.mean_y - pooled_mean_y),
+        var_control=control.variance / n_c - 2 * theta * w_c * cov_c + (theta * w_c) ** 2 * var_d,
+        var_treatment=(treatment.variance / n_t - 2 * theta * w_t * cov_t
+                       + (theta * w_t) ** 2 * var_d),
+        covariance=theta * (w_t * cov_c + w_c * cov_t) - theta**2 * w_c * w_t * var_d,
+    )
 
 
 def _variance_reduction(adjusted: Comparison, unadjusted: Comparison) -> float:
@@ -68,13 +92,14 @@ def cuped_compare(
         control, treatment, alpha=alpha, alternative=alternative, tuning_n=tuning_n
     )
     theta = cuped_theta(control, treatment)
-    pooled_mean_y = (control.sum_y + treatment.sum_y) / (control.n + treatment.n)
+    moments = adjusted_moments(control, treatment, theta)
     adjusted = compare_estimates(
-        _adjusted_arm(control, theta, pooled_mean_y),
-        _adjusted_arm(treatment, theta, pooled_mean_y),
+        _adjusted_arm(control, theta, moments.control),
+        _adjusted_arm(treatment, theta, moments.treatment),
         alpha=alpha,
         alternative=alternative,
         tuning_n=tuning_n,
+        moments=moments,
     )
     info = CupedAdjustment(theta, _variance_reduction(adjusted, unadjusted), unadjusted)
     return replace(adjusted, cuped=info)

@@ -2,7 +2,8 @@
 
 For a metric where higher is better the hypotheses are H0: effect ≤ −margin against
 H1: effect > −margin, tested with the comparison's own machinery: Welch's t for an absolute
-margin on the difference, the delta-method z for a relative margin on the lift. The metric
+margin on the difference; for a relative margin the test of m_t = (1 − margin)·m_c on the
+same t, whose inversion is the lift's Fieller interval (`analysis.lift`). The metric
 passes when the one-sided (1 − α) confidence bound on the harmful side stays within the
 margin, which is the same decision as p < α (the confidence-interval approach to
 non-inferiority; Schuirmann 1987, "A comparison of the two one-sided tests procedure and the
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 
 from analysis.compare import Comparison
 from analysis.errors import AnalysisError
-from analysis.inference import check_alpha, critical_value, p_value, ratio_statistic
+from analysis.inference import Interval, check_alpha, critical_value, p_value, ratio_statistic
+from analysis.lift import fieller_interval, ratio_statistic_at
 from analysis.sequential import always_valid_multiplier
 
 
@@ -57,11 +59,8 @@ def non_inferiority(
     if not (math.isfinite(margin) and margin > 0.0):
         raise AnalysisError(f"margin must be a positive number, got {margin!r}")
     if relative:
-        if comparison.lift is None or comparison.lift_std_error is None:
-            raise AnalysisError("a relative margin is undefined when the control mean is 0")
-        estimate, std_error, df = comparison.lift, comparison.lift_std_error, math.inf
-    else:
-        estimate, std_error, df = comparison.diff, comparison.std_error, comparison.df
+        return _relative_margin(comparison, margin, higher_is_better, alpha)
+    estimate, std_error, df = comparison.diff, comparison.std_error, comparison.df
     # Oriented so that larger is better, H0 reads: sign·effect ≤ −margin.
     sign = 1.0 if higher_is_better else -1.0
     statistic = ratio_statistic(sign * estimate + margin, std_error)
@@ -80,3 +79,32 @@ def non_inferiority(
         bound_always_valid=estimate - sign * anytime,
         non_inferior_always_valid=sign * estimate - anytime > -margin,
     )
+
+
+def _relative_margin(comparison: Comparison, margin: float, higher_is_better: bool,
+                     alpha: float) -> NonInferiority:
+    """H0: m_t ≤ (1 − margin)·m_c (or ≥ (1 + margin)·m_c when lower is better)."""
+    moments, lift = comparison.moments, comparison.lift
+    if moments is None or lift is None:
+        raise AnalysisError(f"a relative margin needs a lift: {comparison.lift_undefined}")
+    sign = 1.0 if higher_is_better else -1.0
+    statistic = sign * ratio_statistic_at(moments, 1.0 - sign * margin)
+    side = "greater" if higher_is_better else "less"
+    n_total = comparison.control_n + comparison.treatment_n
+    bounds = [_bound(fieller_interval(moments, critical, side), sign)  # type: ignore[arg-type]
+              for critical in (critical_value(alpha, comparison.df, "greater"),
+                               float(always_valid_multiplier(n_total, alpha,
+                                                             comparison.tuning_n)))]
+    return NonInferiority(
+        margin=margin, relative=True, higher_is_better=higher_is_better, alpha=alpha,
+        estimate=lift, p_value=p_value(statistic, comparison.df, "greater"),
+        bound=bounds[0], non_inferior=sign * bounds[0] > -margin,
+        bound_always_valid=bounds[1], non_inferior_always_valid=sign * bounds[1] > -margin,
+    )
+
+
+def _bound(interval: Interval | None, sign: float) -> float:
+    """The interval's end on the harmful side (an unbounded one reaches infinity)."""
+    if interval is None:
+        return -sign * math.inf
+    return interval.lower if sign > 0 else interval.upper

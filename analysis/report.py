@@ -1,12 +1,14 @@
 """An experiment's results from its per-variant totals: pure, JSON-ready, no I/O.
 
 `experiment_report` takes the totals of one phase (overall, or per slice of a
-dimension) and returns, per slice: exposures and SRM (chi-square and the
-sequential test) per variant, and per metric and treatment variant the
+dimension) and the distinct exposed users per slice and variant, and returns, per
+slice: exposures and SRM (`analysis.srm_check`, the monitor's rule and count),
+and per metric and treatment variant the
 comparison against control — rate or mean, absolute and relative effect with
 intervals, p-value, CUPED-adjusted figures when the metric has a covariate,
 always-valid interval and p-value — with Holm's correction across the family of
-metrics × variants of the slice.
+metrics × variants of the slice. An undefined lift is None with its reason in
+`lift_undefined`; a comparison that cannot be computed has an `error` instead.
 """
 
 from __future__ import annotations
@@ -20,25 +22,29 @@ from analysis.corrections import adjust
 from analysis.cuped import cuped_compare
 from analysis.errors import AnalysisError
 from analysis.inference import Interval
-from analysis.srm import sequential_srm, srm_chi_square
+from analysis.srm_check import check_srm
 from analysis.stats import RatioStats, SampleStats
 
 
 class Totals(Protocol):
-    """One (variant, metric, slice) of per-variant totals (see sinks.totals)."""
+    """One (variant, metric, slice) of per-variant totals: sums of values shifted by the
+    references shift_x, shift_y, shift_d (see sinks.totals)."""
 
     variant: str
     metric: str
     slice: str
     n: int
-    sum_x: float
-    sum_x2: float
-    sum_y: float
-    sum_y2: float
-    sum_xy: float
-    sum_d: float
-    sum_d2: float
-    sum_xd: float
+    shifted_x: float
+    shifted_x2: float
+    shifted_y: float
+    shifted_y2: float
+    shifted_xy: float
+    shifted_d: float
+    shifted_d2: float
+    shifted_xd: float
+    shift_x: float
+    shift_y: float
+    shift_d: float
 
 
 def experiment_report(
@@ -46,23 +52,24 @@ def experiment_report(
     weights: Mapping[str, float],
     metrics: Mapping[str, str],  # metric key → kind ("conversion", "count", "sum", "ratio")
     totals: Sequence[Totals],
+    exposed: Mapping[str, Mapping[str, int]],  # slice → variant → distinct exposed users
     *,
     alpha: float = 0.05,
 ) -> list[dict[str, Any]]:
     """One entry per slice ("" overall), in the order of the slices' values."""
-    slices: dict[str, list[Totals]] = {}
+    slices: dict[str, list[Totals]] = {name: [] for name in exposed}
     for row in totals:
         slices.setdefault(row.slice, []).append(row)
-    return [_slice_report(name, variants, weights, metrics, rows, alpha)
+    return [_slice_report(name, variants, weights, metrics, rows, exposed.get(name, {}),
+                          alpha)
             for name, rows in sorted(slices.items())]
 
 
 def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, float],
-                  metrics: Mapping[str, str], rows: list[Totals],
+                  metrics: Mapping[str, str], rows: list[Totals], exposed: Mapping[str, int],
                   alpha: float) -> dict[str, Any]:
     by_key = {(row.variant, row.metric): row for row in rows}
-    exposures = {v: max((row.n for row in rows if row.variant == v), default=0)
-                 for v in variants}
+    exposures = {v: int(exposed.get(v, 0)) for v in variants}
     control = variants[0]
     entries, comparisons = [], []
     for metric, kind in metrics.items():
@@ -86,8 +93,7 @@ def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, floa
                                                              "holm", alpha=alpha), strict=True):
             entry["p_value_holm"] = adjusted.p_value
             entry["significant"] = adjusted.rejected
-    return {"slice": name, "exposures": exposures,
-            "srm": _srm([exposures[v] for v in variants], [weights[v] for v in variants]),
+    return {"slice": name, "exposures": exposures, "srm": _srm(exposures, weights),
             "comparisons": entries}
 
 
@@ -95,29 +101,27 @@ def _compare(kind: str, control: Totals, treatment: Totals, alpha: float) -> Com
     if kind == "ratio":
         return compare_ratio(_ratio(control), _ratio(treatment), alpha=alpha)
     base, treated = _sample(control), _sample(treatment)
-    if _has_covariate(control) and _has_covariate(treatment):
+    if base.has_covariate and treated.has_covariate:
         return cuped_compare(base, treated, alpha=alpha)
     return compare(base, treated, alpha=alpha)
 
 
 def _sample(row: Totals) -> SampleStats:
-    return SampleStats(row.n, row.sum_x, row.sum_x2, row.sum_y, row.sum_y2, row.sum_xy)
+    return SampleStats(row.n, row.shifted_x, row.shifted_x2, row.shifted_y, row.shifted_y2,
+                       row.shifted_xy, row.shift_x, row.shift_y)
 
 
 def _ratio(row: Totals) -> RatioStats:
-    return RatioStats(row.n, row.sum_x, row.sum_x2, row.sum_d, row.sum_d2, row.sum_xd)
-
-
-def _has_covariate(row: Totals) -> bool:
-    """A covariate that varies: CUPED has nothing to work with otherwise."""
-    return row.n > 1 and row.sum_y2 * row.n - row.sum_y ** 2 > 0
+    return RatioStats(row.n, row.shifted_x, row.shifted_x2, row.shifted_d, row.shifted_d2,
+                      row.shifted_xd, row.shift_x, row.shift_d)
 
 
 def _comparison(c: Comparison) -> dict[str, Any]:
     result = {
         "control_mean": c.control_mean, "treatment_mean": c.treatment_mean,
         "diff": c.diff, "diff_ci": _interval(c.diff_ci), "lift": c.lift,
-        "lift_ci": _interval(c.lift_ci), "p_value": c.p_value,
+        "lift_ci": _interval(c.lift_ci), "lift_undefined": c.lift_undefined,
+        "p_value": c.p_value,
         "diff_ci_always_valid": _interval(c.diff_ci_always_valid),
         "p_value_always_valid": c.p_value_always_valid,
     }
@@ -139,10 +143,12 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None  # JSON has no infinity
 
 
-def _srm(counts: list[int], weights: list[float]) -> dict[str, Any]:
-    if sum(counts) == 0:
+def _srm(exposures: Mapping[str, int], weights: Mapping[str, float]) -> dict[str, Any]:
+    """The SRM monitor's verdict (`analysis.srm_check`) on the slice's exposed users."""
+    verdict = check_srm(exposures, weights)
+    if verdict.chi_square is None or verdict.sequential is None:
         return {"status": "no data"}
-    chi = srm_chi_square(counts, weights)
-    sequential = sequential_srm(counts, weights)
-    return {"status": "mismatch" if chi.mismatch or sequential.mismatch else "ok",
-            "p_value": chi.p_value, "p_value_sequential": sequential.p_value}
+    return {"status": "mismatch" if verdict.mismatch else "ok",
+            "p_value": verdict.chi_square.p_value,
+            "p_value_sequential": verdict.sequential.p_value,
+            "largest_relative_deviation": verdict.largest_deviation}

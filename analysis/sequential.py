@@ -24,9 +24,12 @@ intervals and take the running minimum of the p-values, which stays valid and is
 
 Tuning: ρ is set from the total sample size the interval should be tightest for, n*:
 ρ = n* / (2·log(1/α) + log(1 + 2·log(1/α))), the choice Howard et al. give for minimising the
-boundary at n*. The default n* is DEFAULT_TUNING_N = 10,000 users; the width is only
-logarithmically sensitive to a mis-tuned n*. The mixture assumes the allocation between arms
-stays fixed while the experiment runs.
+boundary at n*. The default n* is DEFAULT_TUNING_N = 10,000 users. The width is only
+logarithmically sensitive to an n* below the sample (N ≫ ρ: M² ≈ log(N/ρ) + 2·log(1/α)),
+but an n* beyond it costs more: once ρ ≫ N, M ≈ √(ρ/N · 2·log(1/α)), so the interval grows
+like √(n*/N) — tuning for 100 times the users one has makes it about 10 times wider. An
+infinite n* is refused (the interval would be infinitely wide). The mixture assumes the
+allocation between arms stays fixed while the experiment runs.
 
 One-sided readings use the same two-sided boundary on their one bound, which is valid
 (it crosses on one side no more often than on either) and slightly conservative.
@@ -47,8 +50,8 @@ DEFAULT_TUNING_N = 10_000
 def mixture_precision(alpha: float, tuning_n: float = DEFAULT_TUNING_N) -> float:
     """ρ, in users, that makes the level-(1 − alpha) boundary tightest at `tuning_n` users."""
     check_alpha(alpha)
-    if not tuning_n > 0:
-        raise AnalysisError(f"tuning_n must be a positive sample size, got {tuning_n!r}")
+    if not (math.isfinite(tuning_n) and tuning_n > 0):
+        raise AnalysisError(f"tuning_n must be a positive finite sample size, got {tuning_n!r}")
     two_log = 2.0 * math.log(1.0 / alpha)
     return tuning_n / (two_log + math.log1p(two_log))
 

@@ -28,7 +28,9 @@ def results_table(report: dict[str, Any]) -> str:
                          f"{_percent(c['lift']):>8} {_interval(c['lift_ci']):>19} "
                          f"{c['p_value']:>8.3g} {c['p_value_holm']:>9.3g}"
                          + ("  *" if c.get("significant") else "")
-                         + ("  CUPED" if "cuped" in c else ""))
+                         + ("  CUPED" if "cuped" in c else "")
+                         + (f"  lift undefined: {c['lift_undefined']}"
+                            if c.get("lift_undefined") else ""))
     return "\n".join(lines)
 
 

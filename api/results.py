@@ -20,7 +20,7 @@ from agents.results_store import ResultsStore
 from analysis.report import experiment_report
 from experiments import ConfigSnapshot
 from sinks import SinkError
-from sinks.totals import variant_totals
+from sinks.totals import exposed_users_by_slice, variant_totals
 
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
 
@@ -46,6 +46,9 @@ class Results:
         try:
             totals = await self.store.call(partial(variant_totals, experiment=key,
                                                    dimension=dimension))
+            exposed = await self.store.call(partial(
+                exposed_users_by_slice, experiment=key, phase=experiment.phase,
+                dimension=dimension))
         except SinkError as exc:
             raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
         phase = experiment.phase
@@ -61,7 +64,7 @@ class Results:
             datetime.fromtimestamp(newest / 1000, UTC).isoformat(timespec="seconds"),
             "slices": experiment_report(
                 [v.key for v in experiment.variants], experiment.weights, metrics,
-                totals),
+                totals, exposed),
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report

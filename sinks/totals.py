@@ -5,6 +5,15 @@ configured dimension — `variant_totals` returns n and the sums Σx, Σx², Σy
 Σxy of the metric value x and its pre-exposure covariate y, and for ratio
 metrics Σd, Σd², Σxd of the denominator d. Only each user's highest version
 counts (FINAL), so writing a batch twice or replaying the facts changes nothing.
+
+The sums are of shifted values, x − a, y − b and d − c, where the references a,
+b, c are one user's values of that phase and metric (`any` over its rows, the
+same for every variant and slice). Σx² − (Σx)²/n on raw sums loses every digit
+when the mean is large next to the spread (values near 1e8 with sd 1); about a
+reference inside the data it keeps them, on ClickHouse 18.16 as on chDB. A
+reference that is one of the values also keeps integer data integer, so counts
+and conversions stay exact. `sum_x` … `sum_xd` give the unshifted sums back, for
+comparing the store with exact totals.
 """
 
 from __future__ import annotations
@@ -15,10 +24,20 @@ from sinks.base import Sink
 
 TOTALS_SQL = """
 SELECT experiment, phase, variant, metric, {slice} AS slice, count() AS n,
-       sum(value), sum(value * value), sum(covariate), sum(covariate * covariate),
-       sum(value * covariate), sum(denominator), sum(denominator * denominator),
-       sum(value * denominator), max(first_exposure_ms)
+       sum(value - ref_x), sum((value - ref_x) * (value - ref_x)),
+       sum(covariate - ref_y), sum((covariate - ref_y) * (covariate - ref_y)),
+       sum((value - ref_x) * (covariate - ref_y)),
+       sum(denominator - ref_d), sum((denominator - ref_d) * (denominator - ref_d)),
+       sum((value - ref_x) * (denominator - ref_d)),
+       max(first_exposure_ms), any(ref_x), any(ref_y), any(ref_d)
 FROM {database}.user_metrics FINAL
+ANY LEFT JOIN (
+    SELECT phase, metric, any(value) AS ref_x, any(covariate) AS ref_y,
+           any(denominator) AS ref_d
+    FROM {database}.user_metrics
+    WHERE experiment = %(experiment)s
+    GROUP BY phase, metric
+) AS refs USING (phase, metric)
 WHERE experiment = %(experiment)s
 GROUP BY experiment, phase, variant, metric, slice
 ORDER BY phase, variant, metric, slice
@@ -29,21 +48,68 @@ _SLICE = "dimension_values[indexOf(dimension_names, %(dimension)s)]"
 
 @dataclass(frozen=True)
 class VariantTotals:
+    """Sums over users of x − shift_x, y − shift_y and d − shift_d (see the module's doc)."""
+
     experiment: str
     phase: int
     variant: str
     metric: str
     slice: str  # the dimension's value; "" overall
     n: int
-    sum_x: float
-    sum_x2: float
-    sum_y: float
-    sum_y2: float
-    sum_xy: float
-    sum_d: float
-    sum_d2: float
-    sum_xd: float
+    shifted_x: float
+    shifted_x2: float
+    shifted_y: float
+    shifted_y2: float
+    shifted_xy: float
+    shifted_d: float
+    shifted_d2: float
+    shifted_xd: float
     newest_exposure_ms: int  # the latest first exposure counted: how fresh the data is
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    shift_d: float = 0.0
+
+    @property
+    def sum_x(self) -> float:
+        return self.shifted_x + self.n * self.shift_x
+
+    @property
+    def sum_y(self) -> float:
+        return self.shifted_y + self.n * self.shift_y
+
+    @property
+    def sum_d(self) -> float:
+        return self.shifted_d + self.n * self.shift_d
+
+    @property
+    def sum_x2(self) -> float:
+        return self._raw_product(self.shifted_x2, self.shifted_x, self.shifted_x,
+                                 self.shift_x, self.shift_x)
+
+    @property
+    def sum_y2(self) -> float:
+        return self._raw_product(self.shifted_y2, self.shifted_y, self.shifted_y,
+                                 self.shift_y, self.shift_y)
+
+    @property
+    def sum_d2(self) -> float:
+        return self._raw_product(self.shifted_d2, self.shifted_d, self.shifted_d,
+                                 self.shift_d, self.shift_d)
+
+    @property
+    def sum_xy(self) -> float:
+        return self._raw_product(self.shifted_xy, self.shifted_x, self.shifted_y,
+                                 self.shift_x, self.shift_y)
+
+    @property
+    def sum_xd(self) -> float:
+        return self._raw_product(self.shifted_xd, self.shifted_x, self.shifted_d,
+                                 self.shift_x, self.shift_d)
+
+    def _raw_product(self, shifted_uv: float, shifted_u: float, shifted_v: float,
+                     a: float, b: float) -> float:
+        """Σuv from Σ(u − a)(v − b), Σ(u − a) and Σ(v − b)."""
+        return shifted_uv + b * shifted_u + a * shifted_v + self.n * a * b
 
 
 def variant_totals(sink: Sink, experiment: str,
@@ -51,20 +117,32 @@ def variant_totals(sink: Sink, experiment: str,
     sql = TOTALS_SQL.format(database=sink.database, slice=_SLICE if dimension else "''")
     params = {"experiment": experiment, **({"dimension": dimension} if dimension else {})}
     return [VariantTotals(row[0], int(row[1]), row[2], row[3], row[4], int(row[5]),
-                          *(float(value) for value in row[6:14]), int(row[14]))
+                          *(float(value) for value in row[6:14]), int(row[14]),
+                          *(float(value) for value in row[15:18]))
             for row in sink.query(sql, params)]
 
 
 EXPOSED_SQL = """
-SELECT variant, uniqExact(user_id)
+SELECT {slice} AS slice, variant, uniqExact(user_id)
 FROM {database}.user_metrics FINAL
 WHERE experiment = %(experiment)s AND phase = %(phase)s
-GROUP BY variant
+GROUP BY slice, variant
 """
+
+
+def exposed_users_by_slice(sink: Sink, experiment: str, phase: int,
+                           dimension: str | None = None) -> dict[str, dict[str, int]]:
+    """Distinct users per slice and variant with a fact in the experiment's phase: the one
+    count SRM is judged on (`analysis.srm_check`)."""
+    sql = EXPOSED_SQL.format(database=sink.database, slice=_SLICE if dimension else "''")
+    params = {"experiment": experiment, "phase": phase,
+              **({"dimension": dimension} if dimension else {})}
+    found: dict[str, dict[str, int]] = {}
+    for slice_, variant, n in sink.query(sql, params):
+        found.setdefault(slice_, {})[variant] = int(n)
+    return found
 
 
 def exposed_users(sink: Sink, experiment: str, phase: int) -> dict[str, int]:
     """Users per variant with a fact in the experiment's phase."""
-    rows = sink.query(EXPOSED_SQL.format(database=sink.database),
-                      {"experiment": experiment, "phase": phase})
-    return {variant: int(n) for variant, n in rows}
+    return exposed_users_by_slice(sink, experiment, phase).get("", {})

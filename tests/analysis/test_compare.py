@@ -81,17 +81,34 @@ def test_conversions_match_welch_on_the_zero_one_data() -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_relative_lift_matches_statsmodels_delta_method(seed: int) -> None:
+def test_relative_lift_error_matches_statsmodels_delta_method(seed: int) -> None:
     control, treatment = _samples(seed)
     result = compare(SampleStats.from_values(control), SampleStats.from_values(treatment))
     means = np.array([control.mean(), treatment.mean()])
     mean_cov = np.diag([control.var(ddof=1) / len(control), treatment.var(ddof=1) / len(treatment)])
     delta = NonlinearDeltaCov(lambda p: np.array([p[1] / p[0] - 1.0]), means, mean_cov)
-    ((low, high),) = delta.conf_int(alpha=0.05)
     assert result.lift == pytest.approx(delta.predicted()[0], rel=RTOL)
     assert result.lift_std_error == pytest.approx(delta.se_vectorized()[0], rel=RTOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+def test_lift_interval_ends_are_where_welch_on_scaled_control_reaches_the_critical_value(
+    seed: int, alternative: str
+) -> None:
+    """Fieller: at each end r − 1, scipy's Welch statistic of treatment vs r·control is ±t."""
+    control, treatment = _samples(seed)
+    result = compare(SampleStats.from_values(control), SampleStats.from_values(treatment),
+                     alternative=alternative)  # type: ignore[arg-type]
     assert result.lift_ci is not None
-    assert (result.lift_ci.lower, result.lift_ci.upper) == pytest.approx((low, high), rel=RTOL)
+    tail = 0.025 if alternative == "two-sided" else 0.05
+    critical = scipy_stats.t.ppf(1 - tail, result.df)
+    for end, sign in ((result.lift_ci.lower, 1.0), (result.lift_ci.upper, -1.0)):
+        if math.isfinite(end):
+            welch = scipy_stats.ttest_ind(treatment, (1 + end) * control, equal_var=False)
+            assert welch.statistic == pytest.approx(sign * critical, rel=1e-9)
+    assert math.isinf(result.lift_ci.lower) == (alternative == "less")
+    assert math.isinf(result.lift_ci.upper) == (alternative == "greater")
 
 
 def _ratio_samples(

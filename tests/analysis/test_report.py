@@ -8,6 +8,8 @@ import pytest
 
 from analysis import SampleStats, compare, cuped_compare
 from analysis.report import experiment_report
+from analysis.srm_check import check_srm
+from analysis.table import results_table
 from sinks.totals import VariantTotals
 
 
@@ -30,7 +32,7 @@ def test_report_matches_direct_comparisons_and_flags_srm() -> None:
     rows += [totals(v, "visits", ys, [y + rng.random() for y in ys])
              for v, (_, ys) in data.items()]
     (report,) = experiment_report(["a", "b"], {"a": 50, "b": 50},
-                                  {"bought": "conversion", "visits": "count"}, rows)
+                                  {"bought": "conversion", "visits": "count"}, rows, {"": users})
     assert report["exposures"] == users
     assert report["srm"]["status"] == "mismatch"
     bought, visits = report["comparisons"]
@@ -54,7 +56,48 @@ def test_a_balanced_split_is_not_an_srm_and_slices_are_separate() -> None:
     rows = [totals("a", "n", [1.0] * 500, [0.0] * 500, slice_="ios"),
             totals("b", "n", [1.0, 2.0] * 251, [0.0] * 502, slice_="ios"),
             totals("a", "n", [1.0] * 10, [0.0] * 10, slice_="web")]
-    ios, web = experiment_report(["a", "b"], {"a": 1, "b": 1}, {"n": "count"}, rows)
+    exposed = {"ios": {"a": 500, "b": 502}, "web": {"a": 10}}
+    ios, web = experiment_report(["a", "b"], {"a": 1, "b": 1}, {"n": "count"}, rows, exposed)
     assert (ios["slice"], ios["srm"]["status"]) == ("ios", "ok")
     assert web["exposures"] == {"a": 10, "b": 0}
     assert "error" in web["comparisons"][0]  # no treatment users in this slice yet
+
+
+def test_srm_is_the_monitors_verdict_on_the_exposed_users_not_the_metrics_counts() -> None:
+    rng = random.Random(4)
+    # 5,000 users per arm saw the experiment; only some have a row for the metric.
+    rows = [totals(v, "n", [float(rng.randint(0, 3)) for _ in range(n)], [0.0] * n)
+            for v, n in (("a", 5_000), ("b", 4_200))]
+    exposed = {"": {"a": 5_000, "b": 5_000}}
+    (report,) = experiment_report(["a", "b"], {"a": 1, "b": 1}, {"n": "count"}, rows, exposed)
+    assert report["exposures"] == {"a": 5_000, "b": 5_000}
+    verdict = check_srm(exposed[""], {"a": 1, "b": 1})
+    assert report["srm"]["status"] == "ok" and not verdict.mismatch
+    assert report["srm"]["p_value_sequential"] == verdict.sequential.p_value  # type: ignore[union-attr]
+    skewed = {"": {"a": 5_000, "b": 4_200}}
+    (report,) = experiment_report(["a", "b"], {"a": 1, "b": 1}, {"n": "count"}, rows, skewed)
+    assert report["srm"]["status"] == "mismatch" == (
+        "mismatch" if check_srm(skewed[""], {"a": 1, "b": 1}).mismatch else "ok")
+
+
+def test_an_undefined_lift_is_reported_with_its_reason() -> None:
+    rows = [totals("a", "n", [0.0] * 30, [0.0] * 30), totals("b", "n", [0.0, 1.0] * 15, [0.0] * 30)]
+    (report,) = experiment_report(["a", "b"], {"a": 1, "b": 1}, {"n": "count"}, rows,
+                                  {"": {"a": 30, "b": 30}})
+    (entry,) = report["comparisons"]
+    assert entry["lift"] is None and entry["lift_ci"] is None
+    assert entry["lift_undefined"] == "the control mean is 0"
+    assert entry["p_value"] < 0.05
+    assert "lift undefined: the control mean is 0" in results_table({
+        "experiment": "exp", "phase": 1, "control": "a", "computed_at": "now",
+        "newest_exposure_at": None, "dimension": None, "slices": [report]})
+
+
+def test_a_variance_lost_to_rounding_is_an_error_not_p_zero() -> None:
+    big = [1e8 + 0.001 * i for i in range(50)]
+    rows = [totals("a", "n", big, [0.0] * 50),
+            totals("b", "n", [x + 0.01 for x in big], [0.0] * 50)]
+    (report,) = experiment_report(["a", "b"], {"a": 1, "b": 1}, {"n": "count"}, rows,
+                                  {"": {"a": 50, "b": 50}})
+    (entry,) = report["comparisons"]
+    assert "lost to rounding" in entry["error"] and "p_value" not in entry

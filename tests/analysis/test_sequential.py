@@ -78,7 +78,7 @@ def test_one_sided_p_value_is_one_on_the_wrong_side() -> None:
     assert always_valid_p_value(4.0, 5000, 0.05, "greater") == always_valid_p_value(4.0, 5000, 0.05)
 
 
-@pytest.mark.parametrize("tuning_n", [0, -5])
+@pytest.mark.parametrize("tuning_n", [0, -5, math.inf, math.nan])
 def test_bad_tuning_is_refused(tuning_n: int) -> None:
     with pytest.raises(AnalysisError, match="tuning_n"):
         mixture_precision(0.05, tuning_n)

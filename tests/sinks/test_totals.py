@@ -6,12 +6,14 @@ import random
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pytest
 
+from analysis import SampleStats
 from sinks import Sink
 from sinks.migrations import MIGRATIONS, applied_versions, migrate
 from sinks.tables import USER_METRIC_COLUMNS, user_metric_rows
-from sinks.totals import variant_totals
+from sinks.totals import exposed_users, exposed_users_by_slice, variant_totals
 
 pytestmark = pytest.mark.infra
 
@@ -71,3 +73,37 @@ def test_totals_count_each_users_latest_fact_once(fresh_sink: Sink,
         assert got[key][1:] == pytest.approx(sums[1:], rel=1e-12)
     if dimension:
         assert {key[2] for key in got} == {"", "ios", "web"}
+
+
+def test_totals_keep_the_variance_of_a_large_mean_with_a_small_spread(fresh_sink: Sink) -> None:
+    migrate(fresh_sink)
+    rng = np.random.default_rng(5)
+    values = 1e8 + rng.normal(0.0, 1.0, 400)
+    facts = [{**fact(user, 1, random.Random(user)), "variant": "a",
+              "values": {"n": float(v)}, "covariates": {"n": float(v) - 5.0}}
+             for user, v in enumerate(values)]
+    fresh_sink.insert("user_metrics", USER_METRIC_COLUMNS,
+                      [row for f in facts for row in user_metric_rows(f)])
+    (t,) = [t for t in variant_totals(fresh_sink, "exp") if t.metric == "n"]
+    stats = SampleStats(t.n, t.shifted_x, t.shifted_x2, t.shifted_y, t.shifted_y2,
+                        t.shifted_xy, t.shift_x, t.shift_y)
+    assert stats.mean == pytest.approx(values.mean(), rel=1e-14)
+    assert stats.variance == pytest.approx(values.var(ddof=1), rel=1e-6)
+    assert stats.covariance == pytest.approx(values.var(ddof=1), rel=1e-6)
+    assert t.sum_x2 == pytest.approx(float(values @ values), rel=1e-12)  # raw sums still there
+
+
+@pytest.mark.parametrize("dimension", [None, "platform"])
+def test_exposed_users_are_distinct_users_per_slice(fresh_sink: Sink,
+                                                    dimension: str | None) -> None:
+    migrate(fresh_sink)
+    rng = random.Random(9)
+    facts = [fact(user, 1, rng) for user in range(200)]
+    fresh_sink.insert("user_metrics", USER_METRIC_COLUMNS,
+                      [row for f in facts for row in user_metric_rows(f)])
+    expected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for f in facts:
+        expected[f["attributes"].get(dimension, "") if dimension else ""][f["variant"]] += 1
+    got = exposed_users_by_slice(fresh_sink, "exp", 1, dimension)
+    assert got == {s: dict(v) for s, v in expected.items()}
+    assert exposed_users(fresh_sink, "exp", 1) == {"a": 100, "b": 100}
