@@ -5,6 +5,7 @@ The way back, model to document, is `experiments.documents` (re-exported here).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,9 @@ class _Reader:
             value = _BAD
         if value is _BAD or not isinstance(value, kinds):
             self.problem(where, f"must be {_describe(kinds)}, got {_type(doc.get(name))}")
+            return None if default is _MISSING else default
+        if isinstance(value, float) and not math.isfinite(value):  # JSON reads 1e400 as inf
+            self.problem(where, f"must be a finite number, not {value}")
             return None if default is _MISSING else default
         return value
 
@@ -202,7 +206,8 @@ def _phases(read: _Reader, raw: Any) -> tuple[Phase, ...]:
     phases = []
     for i, item in enumerate(raw):
         doc = read.mapping(item, f"phases[{i}]", {"number", "started_at"})
-        phases.append(Phase(read.get(doc, "number", int, f"phases[{i}]") or 1,
+        number = read.get(doc, "number", int, f"phases[{i}]")
+        phases.append(Phase(1 if number is None else number,  # validation checks its range
                             read.time(doc, "started_at", f"phases[{i}]")))
     return tuple(phases)
 

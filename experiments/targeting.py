@@ -29,8 +29,8 @@ Meaning of values:
   or patch allowed; pre-releases order below their release; build metadata is
   ignored); an attribute that is not a version is false.
 
-Conditions are validated once and compiled once per config version into
-closures; nothing is ever evaluated as code.
+Conditions are validated once (`experiments.conditions`) and compiled once per
+config version into closures; nothing is ever evaluated as code.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ _ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": opera
 _SEMVER = {f"semver_{name}": fn for name, fn in
            {**_ORDER, "eq": operator.eq, "ne": operator.ne}.items()}
 OPERATORS = frozenset({"eq", "ne", "in", "not_in", "regex", "exists", *_ORDER, *_SEMVER})
+ORDERING_OPERATORS = frozenset(_ORDER)
+SEMVER_OPERATORS = frozenset(_SEMVER)
 MAX_ATTRIBUTE_LENGTH = 1024
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a problem, not logged
@@ -59,69 +61,9 @@ def always(_: Attributes) -> bool:
     return True
 
 
-def validate_condition(node: Any, path: str = "targeting") -> list[tuple[str, str]]:
-    """Every problem in a condition tree, as (path, reason) pairs."""
-    if not isinstance(node, Mapping):
-        return [(path, "a condition must be a mapping")]
-    combinators = [key for key in ("all", "any", "not") if key in node]
-    if combinators:
-        if len(node) != 1:
-            return [(path, f"'{combinators[0]}' must be the only key of its condition")]
-        key = combinators[0]
-        if key == "not":
-            return validate_condition(node["not"], f"{path}.not")
-        if not isinstance(node[key], list):
-            return [(f"{path}.{key}", "must be a list of conditions")]
-        return [problem for i, child in enumerate(node[key])
-                for problem in validate_condition(child, f"{path}.{key}[{i}]")]
-    return _validate_comparison(node, path)
-
-
-def _validate_comparison(node: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
-    unknown = set(node) - {"attribute", "op", "value"}
-    if unknown:
-        return [(path, f"unknown keys {sorted(unknown)}; use attribute, op, value, all, any, not")]
-    attribute, op, value = node.get("attribute"), node.get("op"), node.get("value")
-    if not isinstance(attribute, str) or not attribute:
-        return [(f"{path}.attribute", "must be a non-empty string")]
-    if op not in OPERATORS:
-        choices = ", ".join(sorted(OPERATORS))
-        return [(f"{path}.op", f"unknown operator {op!r}; use one of {choices}")]
-    if op == "exists":
-        ok = value is None or isinstance(value, bool)
-        return [] if ok else [(f"{path}.value", "exists takes true or false")]
-    if op in ("in", "not_in"):
-        ok = isinstance(value, list) and all(_is_scalar(item) for item in value)
-        return [] if ok else [(f"{path}.value", f"{op} takes a list of strings or numbers")]
-    if op == "regex":
-        if not isinstance(value, str):
-            return [(f"{path}.value", "regex takes a string")]
-        try:
-            compile_pattern(value)
-        except re2.error as exc:
-            reason = "patterns run on RE2, which has no backreferences or lookaround"
-            return [(f"{path}.value", f"bad regular expression ({_re2_reason(exc)}); {reason}")]
-        return []
-    if op in _SEMVER:
-        ok = isinstance(value, str) and parse_version(value) is not None
-        return [] if ok else [(f"{path}.value", f"not a semantic version: {value!r}")]
-    if op in _ORDER and not (isinstance(value, int | float | str) and not isinstance(value, bool)):
-        return [(f"{path}.value", f"{op} takes a number or a string")]
-    return [] if _is_scalar(value) else [(f"{path}.value", f"{op} takes a string, number or bool")]
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool)
-
-
 def compile_pattern(text: str) -> Any:
     """A linear-time RE2 pattern; raises `re2.error` for one RE2 cannot run."""
     return re2.compile(text, _RE2_OPTIONS)
-
-
-def _re2_reason(exc: Exception) -> str:
-    detail = exc.args[0] if exc.args else ""
-    return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
 
 
 def _bounded(actual: Any) -> bool:

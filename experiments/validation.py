@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
+import math
 from collections import Counter
 from collections.abc import Iterable
 
 from experiments.allocation import target_counts
+from experiments.conditions import validate_condition
 from experiments.errors import Problem
 from experiments.hashing import BUCKETS
+from experiments.limits import KEY, MAX_DEPTH, MAX_PHASE, MAX_VERSION, depth_exceeds
 from experiments.model import Config, Experiment, MetricKind, Status
-from experiments.targeting import validate_condition
 
-KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_DIMENSIONS = 10
 WEIGHT_TOLERANCE = 1e-6
 _RESERVED_SALT_PREFIXES = ("holdout:", "layer:")
@@ -45,8 +45,8 @@ def _identity(e: Experiment) -> Iterable[tuple[str, str]]:
         yield "salt", "must be non-empty and must not start with 'holdout:' or 'layer:'"
     if e.layer is not None and not KEY.match(e.layer):
         yield "layer", "not a valid layer key"
-    if e.version < 1:
-        yield "version", "must be 1 or more"
+    if not 1 <= e.version <= MAX_VERSION:
+        yield "version", f"must be between 1 and {MAX_VERSION}"
 
 
 def _variants(e: Experiment) -> Iterable[tuple[str, str]]:
@@ -55,8 +55,12 @@ def _variants(e: Experiment) -> Iterable[tuple[str, str]]:
     for i, variant in enumerate(e.variants):
         if not KEY.match(variant.key):
             yield f"variants[{i}].key", "not a valid variant key"
-        if variant.weight <= 0:
+        if not math.isfinite(variant.weight):
+            yield f"variants[{i}].weight", f"must be a finite number, not {variant.weight}"
+        elif variant.weight <= 0:
             yield f"variants[{i}].weight", "must be greater than 0"
+        if depth_exceeds(variant.config):
+            yield f"variants[{i}].config", f"nests more than {MAX_DEPTH} deep"
     for key, count in Counter(v.key for v in e.variants).items():
         if count > 1:
             yield "variants", f"duplicate variant key {key!r}"
@@ -78,8 +82,11 @@ def _lifecycle(e: Experiment) -> Iterable[tuple[str, str]]:
     if e.start and e.end and e.end <= e.start:
         yield "end", "must be after start"
     numbers = [phase.number for phase in e.phases]
-    if numbers != sorted(set(numbers)) or numbers[0] < 1:
-        yield "phases", "phase numbers must start at 1 or more and increase"
+    for i, number in enumerate(numbers):
+        if not 1 <= number <= MAX_PHASE:  # exposures carry the phase as a 32-bit int
+            yield f"phases[{i}].number", f"must be between 1 and {MAX_PHASE}, not {number}"
+    if numbers != sorted(set(numbers)):
+        yield "phases", "phase numbers must increase"
 
 
 def _allocation(e: Experiment) -> Iterable[tuple[str, str]]:
@@ -143,7 +150,9 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
             yield "dimensions", f"duplicate dimension {name!r}"
     if len(e.dimensions) > MAX_DIMENSIONS:
         yield "dimensions", f"at most {MAX_DIMENSIONS} dimensions"
-    if e.conversion_window_hours <= 0:
+    if not math.isfinite(e.conversion_window_hours):
+        yield "conversion_window_hours", f"must be a finite number, not {e.conversion_window_hours}"
+    elif e.conversion_window_hours <= 0:
         yield "conversion_window_hours", "must be greater than 0"
 
 

@@ -4,12 +4,9 @@ from typing import Any
 
 import pytest
 
-from experiments.targeting import (
-    MAX_ATTRIBUTE_LENGTH,
-    compile_condition,
-    parse_version,
-    validate_condition,
-)
+from experiments.conditions import validate_condition
+from experiments.semver import parse_version
+from experiments.targeting import MAX_ATTRIBUTE_LENGTH, compile_condition
 
 
 def matches(condition: dict[str, Any], attributes: dict[str, Any]) -> bool:
