@@ -6,14 +6,16 @@ checked first and without recursion, so no document can exhaust the stack.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import re2
 
-from experiments.limits import MAX_CONDITIONS, MAX_DEPTH
+from experiments.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_LIST, MAX_NAME, text_problem
 from experiments.semver import parse_version
 from experiments.targeting import (
+    MAX_ATTRIBUTE_LENGTH,
     OPERATORS,
     ORDERING_OPERATORS,
     SEMVER_OPERATORS,
@@ -73,9 +75,13 @@ def _validate_comparison(node: Mapping[str, Any], path: str) -> list[tuple[str, 
     attribute, op, value = node.get("attribute"), node.get("op"), node.get("value")
     if not isinstance(attribute, str) or not attribute:
         return [(f"{path}.attribute", "must be a non-empty string")]
+    if reason := text_problem(attribute, MAX_NAME):
+        return [(f"{path}.attribute", reason)]
     if op not in OPERATORS:
         choices = ", ".join(sorted(OPERATORS))
         return [(f"{path}.op", f"unknown operator {op!r}; use one of {choices}")]
+    if reason := _bound_problem(value):
+        return [(f"{path}.value", reason)]
     if op == "exists":
         ok = value is None or isinstance(value, bool)
         return [] if ok else [(f"{path}.value", "exists takes true or false")]
@@ -98,6 +104,19 @@ def _validate_comparison(node: Mapping[str, Any], path: str) -> list[tuple[str, 
     if op in ORDERING_OPERATORS and not ordered:
         return [(f"{path}.value", f"{op} takes a number or a string")]
     return [] if _is_scalar(value) else [(f"{path}.value", f"{op} takes a string, number or bool")]
+
+
+def _bound_problem(value: Any) -> str | None:
+    """Strings the read path can compare (see MAX_ATTRIBUTE_LENGTH), finite numbers, short
+    lists."""
+    if isinstance(value, list) and len(value) > MAX_LIST:
+        return f"at most {MAX_LIST:,} values, not {len(value):,}"
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and (reason := text_problem(item, MAX_ATTRIBUTE_LENGTH)):
+            return reason
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"must be a finite number, not {item}"
+    return None
 
 
 def _is_scalar(value: Any) -> bool:

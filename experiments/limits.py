@@ -82,9 +82,9 @@ def is_text(value: Any) -> bool:
 def text_problem(value: Any, limit: int) -> str | None:
     """Why `value` is not a string of at most `limit` characters of valid Unicode, or None."""
     if not is_text(value):
-        return "must be a string of valid Unicode"
+        return "is not a string of valid Unicode"
     if len(value) > limit:
-        return f"longer than {limit:,} characters ({len(value):,})"
+        return f"is longer than {limit:,} characters ({len(value):,})"
     return None
 
 
