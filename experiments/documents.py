@@ -6,6 +6,10 @@ from typing import Any
 
 from experiments.model import Config, Experiment, Metric
 
+# Every [first, last] pair of `ranges` and `layer_slots` includes both end points:
+# [0, 4999] holds 5,000 buckets. Served documents say so, for other implementations.
+RANGE_CONVENTION = "inclusive"
+
 
 def experiment_document(experiment: Experiment) -> dict[str, Any]:
     """A JSON-ready document that `parse_experiment` reads back to an equal experiment."""
@@ -49,6 +53,7 @@ def _metric_document(metric: Metric) -> dict[str, Any]:
 
 def config_document(config: Config) -> dict[str, Any]:
     return {
+        "range_convention": RANGE_CONVENTION,
         "holdout": ({"percent": config.holdout.percent, "salt": config.holdout.salt}
                     if config.holdout else None),
         "layers": [{"key": layer.key, "description": layer.description} for layer in config.layers],

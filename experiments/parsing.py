@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from experiments.allocation import Allocation, allocate
+from experiments.documents import RANGE_CONVENTION
 from experiments.documents import config_document as config_document
 from experiments.documents import experiment_document as experiment_document
 from experiments.errors import Problem
@@ -232,7 +233,10 @@ def parse_config(doc: Any) -> tuple[Config, list[Problem]]:
     """The model of a whole configuration document, and every structural problem in it."""
     problems: list[Problem] = []
     read = _Reader("config", problems)
-    doc = read.mapping(doc, "", {"experiments", "layers", "holdout"})
+    doc = read.mapping(doc, "", {"experiments", "layers", "holdout", "range_convention"})
+    if doc.get("range_convention", RANGE_CONVENTION) != RANGE_CONVENTION:
+        read.problem("range_convention",
+                     f"ranges and slots include both end points: use {RANGE_CONVENTION!r}")
     experiments = tuple(
         experiment
         for i, item in enumerate(read.get(doc, "experiments", list, "", []) or [])
