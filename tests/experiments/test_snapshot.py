@@ -180,7 +180,7 @@ def test_ranges_and_layer_slots_include_both_end_points() -> None:
     assert in_b and in_slot
     assert {assign_all(snapshot, u)["exp"].variant for u in in_b} == {"b"}
     assert all(assign_all(snapshot, u)["slotted"].enrolled for u in in_slot)
-    config, problems = parse_config({**document, "range_convention": "half-open"})
+    _, problems = parse_config({**document, "range_convention": "half-open"})
     assert [str(p) for p in problems] == [
         "config: range_convention: ranges and slots include both end points: use 'inclusive'"
     ]
