@@ -9,6 +9,10 @@ with the 32-bit hash read as unsigned. Independent decisions use independent sal
     variant          the experiment's salt (default: its key)
 
 `tests/vectors/assignment.json` pins inputs to outputs for other implementations.
+
+A string that is not valid Unicode (a lone surrogate such as "x\\ud800") has no
+UTF-8 form and so no bucket: `bucket` raises `UnicodeEncodeError` (a `ValueError`)
+for it. The read path refuses such ids before hashing (reason `error`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ HASH_VERSION = 1  # bump only together with new vectors: a new hash moves users
 
 
 def bucket(salt: str, unit_id: str) -> int:
-    """The unit's bucket in [0, 10000) for this salt."""
-    return mmh3.hash(f"{salt}:{unit_id}", 0, False) % BUCKETS
+    """The unit's bucket in [0, 10000) for this salt; ValueError if not valid Unicode."""
+    # Hash the UTF-8 bytes ourselves: mmh3 5.3 crashes the interpreter on a lone surrogate.
+    return mmh3.hash(f"{salt}:{unit_id}".encode(), 0, False) % BUCKETS
 
 
 def holdout_salt(salt: str) -> str:

@@ -16,15 +16,26 @@ from experiments.validation import validate_config
 
 def load_config_text(text: str, source: str = "<text>") -> Config:
     """Parse and validate YAML (a superset of JSON); raises `ConfigError` listing all problems."""
-    try:
-        document: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem("config", source, f"not valid YAML or JSON: {exc}")]) from None
-    config, problems = parse_config(document if document is not None else {})
+    config, problems = parse_config(_document(text, source))
     problems += validate_config(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _document(text: str, source: str) -> Any:
+    """JSON text read as JSON (YAML would read 1e5 as a string), anything else as YAML."""
+    try:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem("config", source, f"not valid YAML or JSON: {exc}")]) from None
+    except RecursionError:  # the YAML reader recurses once per level
+        reason = "nested too deeply to read; experiments nest far less deep"
+        raise ConfigError([Problem("config", source, reason)]) from None
+    return document if document is not None else {}
 
 
 def load_config_file(path: str | Path) -> Config:

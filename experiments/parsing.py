@@ -1,13 +1,20 @@
-"""Documents (parsed YAML or JSON) to the frozen model and back, collecting every problem."""
+"""Documents (parsed YAML or JSON) to the frozen model, collecting every problem.
+
+The way back, model to document, is `experiments.documents` (re-exported here).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from experiments.allocation import Allocation, allocate
-from experiments.errors import ConfigError, Problem
+from experiments.documents import RANGE_CONVENTION
+from experiments.documents import config_document as config_document
+from experiments.documents import experiment_document as experiment_document
+from experiments.errors import Problem
 from experiments.model import (
     Config,
     Experiment,
@@ -56,6 +63,9 @@ class _Reader:
             value = _BAD
         if value is _BAD or not isinstance(value, kinds):
             self.problem(where, f"must be {_describe(kinds)}, got {_type(doc.get(name))}")
+            return None if default is _MISSING else default
+        if isinstance(value, float) and not math.isfinite(value):  # JSON reads 1e400 as inf
+            self.problem(where, f"must be a finite number, not {value}")
             return None if default is _MISSING else default
         return value
 
@@ -197,7 +207,8 @@ def _phases(read: _Reader, raw: Any) -> tuple[Phase, ...]:
     phases = []
     for i, item in enumerate(raw):
         doc = read.mapping(item, f"phases[{i}]", {"number", "started_at"})
-        phases.append(Phase(read.get(doc, "number", int, f"phases[{i}]") or 1,
+        number = read.get(doc, "number", int, f"phases[{i}]")
+        phases.append(Phase(1 if number is None else number,  # validation checks its range
                             read.time(doc, "started_at", f"phases[{i}]")))
     return tuple(phases)
 
@@ -222,7 +233,10 @@ def parse_config(doc: Any) -> tuple[Config, list[Problem]]:
     """The model of a whole configuration document, and every structural problem in it."""
     problems: list[Problem] = []
     read = _Reader("config", problems)
-    doc = read.mapping(doc, "", {"experiments", "layers", "holdout"})
+    doc = read.mapping(doc, "", {"experiments", "layers", "holdout", "range_convention"})
+    if doc.get("range_convention", RANGE_CONVENTION) != RANGE_CONVENTION:
+        read.problem("range_convention",
+                     f"ranges and slots include both end points: use {RANGE_CONVENTION!r}")
     experiments = tuple(
         experiment
         for i, item in enumerate(read.get(doc, "experiments", list, "", []) or [])
@@ -242,59 +256,5 @@ def parse_config(doc: Any) -> tuple[Config, list[Problem]]:
     return Config(experiments, tuple(layers), holdout), problems
 
 
-def experiment_document(experiment: Experiment) -> dict[str, Any]:
-    """A JSON-ready document that `parse_experiment` reads back to an equal experiment."""
-    return {
-        "key": experiment.key,
-        "description": experiment.description,
-        "status": experiment.status.value,
-        "layer": experiment.layer,
-        "layer_slots": [list(span) for span in experiment.layer_slots],
-        "variants": [{"key": v.key, "weight": v.weight, "config": dict(v.config)}
-                     for v in experiment.variants],
-        "coverage": experiment.coverage,
-        "ranges": {k: [list(s) for s in spans] for k, spans in experiment.ranges.items()},
-        "targeting": experiment.targeting,
-        "overrides": dict(experiment.overrides),
-        "metrics": [_metric_document(metric) for metric in experiment.metrics],
-        "dimensions": list(experiment.dimensions),
-        "conversion_window_hours": experiment.conversion_window_hours,
-        "start": experiment.start.isoformat() if experiment.start else None,
-        "end": experiment.end.isoformat() if experiment.end else None,
-        "salt": experiment.salt,
-        "shipped_variant": experiment.shipped_variant,
-        "phases": [{"number": p.number,
-                    "started_at": p.started_at.isoformat() if p.started_at else None}
-                   for p in experiment.phases],
-        "version": experiment.version,
-        "requires_approval": experiment.requires_approval,
-    }
-
-
-def _metric_document(metric: Metric) -> dict[str, Any]:
-    doc: dict[str, Any] = {"key": metric.key, "kind": metric.kind.value}
-    if metric.event is not None:
-        doc["event"] = metric.event
-    for side in ("numerator", "denominator"):
-        part = getattr(metric, side)
-        if part is not None:
-            doc[side] = {"event": part.event, "kind": part.kind.value}
-    return doc
-
-
-def config_document(config: Config) -> dict[str, Any]:
-    return {
-        "holdout": ({"percent": config.holdout.percent, "salt": config.holdout.salt}
-                    if config.holdout else None),
-        "layers": [{"key": layer.key, "description": layer.description} for layer in config.layers],
-        "experiments": [experiment_document(e) for e in config.experiments],
-    }
-
-
 def current_allocation(experiment: Experiment) -> Allocation:
     return Allocation(experiment.weights, experiment.coverage, experiment.ranges)
-
-
-def raise_if(problems: list[Problem]) -> None:
-    if problems:
-        raise ConfigError(problems)

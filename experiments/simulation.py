@@ -88,7 +88,7 @@ class Delivery:
 @dataclass
 class Simulation:
     deliveries: list[Delivery]  # in delivery order, duplicates included
-    truth: dict[str, Any]  # JSON-ready: see `ground_truth_document`
+    truth: dict[str, Any]  # JSON-ready: see `_Truth.document`
 
     @property
     def distinct_events(self) -> int:

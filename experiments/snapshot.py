@@ -208,9 +208,8 @@ def _clean_inputs(
     snapshot: ConfigSnapshot, user_id: Any, attributes: Any
 ) -> tuple[str | None, Mapping[str, Any]]:
     """A usable unit id and attributes, or (None, {}) counted as an error."""
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        user_id = str(user_id)
-    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_UNIT_ID_LENGTH:
+    user_id = _unit(user_id)
+    if user_id is None:
         snapshot.stats.errors += 1
         return None, {}
     if attributes is None:
@@ -219,3 +218,19 @@ def _clean_inputs(
         snapshot.stats.errors += 1
         return user_id, {}
     return user_id, attributes
+
+
+def _unit(user_id: Any) -> str | None:
+    """A plain str of 1 to MAX_UNIT_ID_LENGTH characters with a UTF-8 form, or None."""
+    if isinstance(user_id, int) and not isinstance(user_id, bool):
+        return str(user_id)
+    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_UNIT_ID_LENGTH:
+        return None
+    if type(user_id) is not str:
+        user_id = str.__str__(user_id)  # a subclass could override what is checked below
+    if not user_id.isascii():  # the common case skips the encoding
+        try:
+            user_id.encode()
+        except UnicodeEncodeError:  # a lone surrogate: mmh3 would crash on it
+            return None
+    return user_id

@@ -18,22 +18,30 @@ Meaning of values:
   number or boolean in the config converts a string attribute first ("42" → 42,
   "true"/"false" → booleans); one that does not convert is false.
 - gt/gte/lt/lte compare numbers with numbers and strings with strings.
-- regex uses Python ``re.search`` semantics on the string attribute.
+- regex searches the string attribute (anywhere, like ``re.search``) with RE2, a
+  linear-time engine: a pattern cannot stall a lookup, whatever the attribute.
+  RE2 has no backreferences or lookaround; validation refuses such patterns.
+- A string attribute longer than MAX_ATTRIBUTE_LENGTH (1,024) characters
+  matches no comparison, as if it were missing (``ne``, ``not_in``, ordering,
+  regex and semver_* included; ``exists`` still sees it), so no operator ever
+  works on unbounded text. Condition values are bounded by the same length.
 - semver_* compare Semantic Versioning 2.0 strings ("v" prefix and missing minor
   or patch allowed; pre-releases order below their release; build metadata is
   ignored); an attribute that is not a version is false.
 
-Conditions are validated once and compiled once per config version into
-closures; nothing is ever evaluated as code.
+Conditions are validated once (`experiments.conditions`) and compiled once per
+config version into closures; nothing is ever evaluated as code.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
+
+import re2
+
+from experiments.semver import parse_version
 
 Attributes = Mapping[str, Any]
 Predicate = Callable[[Attributes], bool]
@@ -42,67 +50,25 @@ _ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": opera
 _SEMVER = {f"semver_{name}": fn for name, fn in
            {**_ORDER, "eq": operator.eq, "ne": operator.ne}.items()}
 OPERATORS = frozenset({"eq", "ne", "in", "not_in", "regex", "exists", *_ORDER, *_SEMVER})
-_VERSION = re.compile(
-    r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
-)
+ORDERING_OPERATORS = frozenset(_ORDER)
+SEMVER_OPERATORS = frozenset(_SEMVER)
+MAX_ATTRIBUTE_LENGTH = 1024
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a problem, not logged
 
 
 def always(_: Attributes) -> bool:
     return True
 
 
-def validate_condition(node: Any, path: str = "targeting") -> list[tuple[str, str]]:
-    """Every problem in a condition tree, as (path, reason) pairs."""
-    if not isinstance(node, Mapping):
-        return [(path, "a condition must be a mapping")]
-    combinators = [key for key in ("all", "any", "not") if key in node]
-    if combinators:
-        if len(node) != 1:
-            return [(path, f"'{combinators[0]}' must be the only key of its condition")]
-        key = combinators[0]
-        if key == "not":
-            return validate_condition(node["not"], f"{path}.not")
-        if not isinstance(node[key], list):
-            return [(f"{path}.{key}", "must be a list of conditions")]
-        return [problem for i, child in enumerate(node[key])
-                for problem in validate_condition(child, f"{path}.{key}[{i}]")]
-    return _validate_comparison(node, path)
+def compile_pattern(text: str) -> Any:
+    """A linear-time RE2 pattern; raises `re2.error` for one RE2 cannot run."""
+    return re2.compile(text, _RE2_OPTIONS)
 
 
-def _validate_comparison(node: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
-    unknown = set(node) - {"attribute", "op", "value"}
-    if unknown:
-        return [(path, f"unknown keys {sorted(unknown)}; use attribute, op, value, all, any, not")]
-    attribute, op, value = node.get("attribute"), node.get("op"), node.get("value")
-    if not isinstance(attribute, str) or not attribute:
-        return [(f"{path}.attribute", "must be a non-empty string")]
-    if op not in OPERATORS:
-        choices = ", ".join(sorted(OPERATORS))
-        return [(f"{path}.op", f"unknown operator {op!r}; use one of {choices}")]
-    if op == "exists":
-        ok = value is None or isinstance(value, bool)
-        return [] if ok else [(f"{path}.value", "exists takes true or false")]
-    if op in ("in", "not_in"):
-        ok = isinstance(value, list) and all(_is_scalar(item) for item in value)
-        return [] if ok else [(f"{path}.value", f"{op} takes a list of strings or numbers")]
-    if op == "regex":
-        if not isinstance(value, str):
-            return [(f"{path}.value", "regex takes a string")]
-        try:
-            re.compile(value)
-        except re.error as exc:
-            return [(f"{path}.value", f"bad regular expression: {exc}")]
-        return []
-    if op in _SEMVER:
-        ok = isinstance(value, str) and parse_version(value) is not None
-        return [] if ok else [(f"{path}.value", f"not a semantic version: {value!r}")]
-    if op in _ORDER and not (isinstance(value, int | float | str) and not isinstance(value, bool)):
-        return [(f"{path}.value", f"{op} takes a number or a string")]
-    return [] if _is_scalar(value) else [(f"{path}.value", f"{op} takes a string, number or bool")]
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool)
+def _bounded(actual: Any) -> bool:
+    """False for a string attribute too long to compare."""
+    return not isinstance(actual, str) or len(actual) <= MAX_ATTRIBUTE_LENGTH
 
 
 def compile_condition(node: Mapping[str, Any] | None) -> Predicate:
@@ -164,24 +130,29 @@ def _compile_comparison(name: str, op: str, value: Any) -> Predicate:
 
     def predicate(attrs: Attributes) -> bool:
         actual = attrs.get(name)
-        return actual is not None and test(actual)
+        return actual is not None and _bounded(actual) and test(actual)
 
     return predicate
 
 
 def _string_comparison(name: str, op: str, value: Any) -> Predicate | None:
-    """Shortcuts for string-valued eq/ne/in/not_in, the common case; same meaning."""
+    """Shortcuts for string-valued eq/ne/in/not_in, the common case; same meaning.
+
+    eq and in need no length check: the values are bounded, so a longer attribute
+    cannot equal one of them."""
     if op in ("eq", "ne") and isinstance(value, str):
         if op == "eq":
             return lambda attrs: attrs.get(name) == value
-        return lambda attrs: (actual := attrs.get(name)) is not None and actual != value
+        return lambda attrs: (
+            (actual := attrs.get(name)) is not None and actual != value and _bounded(actual)
+        )
     if op in ("in", "not_in") and all(isinstance(member, str) for member in value):
         members = frozenset(value)
         if op == "in":
             return lambda attrs: type(actual := attrs.get(name)) is str and actual in members
         return lambda attrs: (actual := attrs.get(name)) is not None and not (
             type(actual) is str and actual in members
-        )
+        ) and _bounded(actual)
     return None
 
 
@@ -195,10 +166,21 @@ def _comparison_test(op: str, value: Any) -> Callable[[Any], bool]:
     if op == "ne":
         return lambda actual: not _equal(actual, value)
     if op == "regex":
-        pattern = re.compile(value)
-        return lambda actual: isinstance(actual, str) and pattern.search(actual) is not None
+        return _regex_test(compile_pattern(value))
     compare = _ORDER[op]
     return lambda actual: _ordered(actual, value, compare)
+
+
+def _regex_test(pattern: Any) -> Callable[[Any], bool]:
+    def search(actual: Any) -> bool:
+        if not isinstance(actual, str):
+            return False
+        try:
+            return pattern.search(actual) is not None
+        except UnicodeEncodeError:  # a lone surrogate: not text RE2 can read
+            return False
+
+    return search
 
 
 def _coerce(actual: Any, like: Any) -> Any:
@@ -233,24 +215,9 @@ def _version_comparison(
 ) -> Predicate:
     def predicate(attrs: Attributes) -> bool:
         actual = attrs.get(name)
-        if type(actual) is not str:
+        if type(actual) is not str or len(actual) > MAX_ATTRIBUTE_LENGTH:
             return False
         version = parse_version(actual)
         return version is not None and compare(version, wanted)
 
     return predicate
-
-
-@lru_cache(maxsize=16_384)  # a user's version is compared by every experiment that targets it
-def parse_version(text: str) -> tuple[Any, ...] | None:
-    """A sortable key for a semantic version, or None if `text` is not one."""
-    match = _VERSION.match(text.strip())
-    if not match:
-        return None
-    major, minor, patch, pre = match.groups()
-    core = (int(major), int(minor or 0), int(patch or 0))
-    if pre is None:
-        return (*core, 1, ())  # a release sorts after all of its pre-releases
-    # Numeric identifiers sort numerically and below alphanumeric ones (SemVer 2.0, item 11).
-    ids = tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in pre.split("."))
-    return (*core, 0, ids)

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-import re
+import math
 from collections import Counter
 from collections.abc import Iterable
 
 from experiments.allocation import target_counts
+from experiments.conditions import validate_condition
+from experiments.documents import experiment_document
 from experiments.errors import Problem
 from experiments.hashing import BUCKETS
+from experiments.limits import (
+    KEY,
+    KEY_RULE,
+    MAX_DEPTH,
+    MAX_DESCRIPTION,
+    MAX_EXPERIMENT_BYTES,
+    MAX_METRICS,
+    MAX_NAME,
+    MAX_OVERRIDES,
+    MAX_PAYLOAD,
+    MAX_PHASE,
+    MAX_PHASES,
+    MAX_SPANS,
+    MAX_UNIT_ID,
+    MAX_VARIANTS,
+    MAX_VERSION,
+    depth_exceeds,
+    json_size,
+    text_problem,
+)
 from experiments.model import Config, Experiment, MetricKind, Status
-from experiments.targeting import validate_condition
 
-KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_DIMENSIONS = 10
 WEIGHT_TOLERANCE = 1e-6
 _RESERVED_SALT_PREFIXES = ("holdout:", "layer:")
@@ -25,6 +45,8 @@ def validate_config(config: Config) -> list[Problem]:
     problems += _check_layers(config)
     if config.holdout is not None and not 0 <= config.holdout.percent <= 100:
         problems.append(Problem("holdout", "percent", "must be between 0 and 100"))
+    if config.holdout is not None and (reason := text_problem(config.holdout.salt, MAX_NAME)):
+        problems.append(Problem("holdout", "salt", reason))
     return problems
 
 
@@ -32,21 +54,54 @@ def validate_experiment(experiment: Experiment) -> list[Problem]:
     owner = f"experiment {experiment.key!r}"
     found = [
         Problem(owner, path, reason)
-        for check in (_identity, _variants, _lifecycle, _allocation, _targeting, _metrics)
+        for check in (_identity, _variants, _lifecycle, _allocation, _targeting, _metrics,
+                      _sizes)
         for path, reason in check(experiment)
     ]
+    if not found:  # only a sound experiment can be written out; the whole must fit a message
+        found += [Problem(owner, "(whole experiment)", reason) for reason in _total(experiment)]
     return found
+
+
+def _total(e: Experiment) -> Iterable[str]:
+    size = json_size(experiment_document(e))
+    if size is None:
+        yield "holds text that is not valid Unicode"
+    elif size > MAX_EXPERIMENT_BYTES:
+        yield f"{size:,} bytes as JSON; at most {MAX_EXPERIMENT_BYTES:,}"
+
+
+def _sizes(e: Experiment) -> Iterable[tuple[str, str]]:
+    """Bounds that keep one experiment far below Kafka's 1 MB message (see limits.py)."""
+    if reason := text_problem(e.description, MAX_DESCRIPTION):
+        yield "description", reason
+    counts = [("variants", e.variants, MAX_VARIANTS), ("metrics", e.metrics, MAX_METRICS),
+              ("overrides", e.overrides, MAX_OVERRIDES), ("phases", e.phases, MAX_PHASES),
+              ("layer_slots", e.layer_slots, MAX_SPANS)]
+    counts += [(f"ranges.{key}", spans, MAX_SPANS) for key, spans in e.ranges.items()]
+    for path, items, limit in counts:
+        if len(items) > limit:
+            yield path, f"at most {limit:,} entries, not {len(items):,}"
+    for user in list(e.overrides)[:MAX_OVERRIDES]:
+        if reason := text_problem(user, MAX_UNIT_ID):
+            yield f"overrides.{str(user)[:40]}", f"the user id {reason}"
+    for i, variant in enumerate(e.variants[:MAX_VARIANTS]):
+        size = None if depth_exceeds(variant.config) else json_size(variant.config)
+        if size is not None and size > MAX_PAYLOAD:
+            yield f"variants[{i}].config", f"{size:,} bytes as JSON; at most {MAX_PAYLOAD:,}"
 
 
 def _identity(e: Experiment) -> Iterable[tuple[str, str]]:
     if not KEY.match(e.key):
-        yield "key", "use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        yield "key", KEY_RULE
     if e.salt is not None and (not e.salt or e.salt.startswith(_RESERVED_SALT_PREFIXES)):
         yield "salt", "must be non-empty and must not start with 'holdout:' or 'layer:'"
+    elif e.salt is not None and (reason := text_problem(e.salt, MAX_NAME)):
+        yield "salt", reason
     if e.layer is not None and not KEY.match(e.layer):
-        yield "layer", "not a valid layer key"
-    if e.version < 1:
-        yield "version", "must be 1 or more"
+        yield "layer", f"not a valid layer key: {KEY_RULE}"
+    if not 1 <= e.version <= MAX_VERSION:
+        yield "version", f"must be between 1 and {MAX_VERSION}"
 
 
 def _variants(e: Experiment) -> Iterable[tuple[str, str]]:
@@ -55,8 +110,12 @@ def _variants(e: Experiment) -> Iterable[tuple[str, str]]:
     for i, variant in enumerate(e.variants):
         if not KEY.match(variant.key):
             yield f"variants[{i}].key", "not a valid variant key"
-        if variant.weight <= 0:
+        if not math.isfinite(variant.weight):
+            yield f"variants[{i}].weight", f"must be a finite number, not {variant.weight}"
+        elif variant.weight <= 0:
             yield f"variants[{i}].weight", "must be greater than 0"
+        if depth_exceeds(variant.config):
+            yield f"variants[{i}].config", f"nests more than {MAX_DEPTH} deep"
     for key, count in Counter(v.key for v in e.variants).items():
         if count > 1:
             yield "variants", f"duplicate variant key {key!r}"
@@ -78,8 +137,11 @@ def _lifecycle(e: Experiment) -> Iterable[tuple[str, str]]:
     if e.start and e.end and e.end <= e.start:
         yield "end", "must be after start"
     numbers = [phase.number for phase in e.phases]
-    if numbers != sorted(set(numbers)) or numbers[0] < 1:
-        yield "phases", "phase numbers must start at 1 or more and increase"
+    for i, number in enumerate(numbers):
+        if not 1 <= number <= MAX_PHASE:  # exposures carry the phase as a 32-bit int
+            yield f"phases[{i}].number", f"must be between 1 and {MAX_PHASE}, not {number}"
+    if numbers != sorted(set(numbers)):
+        yield "phases", "phase numbers must increase"
 
 
 def _allocation(e: Experiment) -> Iterable[tuple[str, str]]:
@@ -133,8 +195,12 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
                     yield f"{path}.{side}.kind", "must be count or sum"
                 elif not part.event:
                     yield f"{path}.{side}.event", "is required"
+                elif not KEY.match(part.event):
+                    yield f"{path}.{side}.event", f"not a valid event name: {KEY_RULE}"
         elif not metric.event:
             yield f"{path}.event", f"a {metric.kind.value} metric needs an event name"
+        elif not KEY.match(metric.event):
+            yield f"{path}.event", f"not a valid event name: {KEY_RULE}"
     for i, name in enumerate(e.dimensions):
         if not isinstance(name, str) or not KEY.match(name):
             yield f"dimensions[{i}]", "must be an attribute name: letters, digits, . _ -"
@@ -143,14 +209,21 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
             yield "dimensions", f"duplicate dimension {name!r}"
     if len(e.dimensions) > MAX_DIMENSIONS:
         yield "dimensions", f"at most {MAX_DIMENSIONS} dimensions"
-    if e.conversion_window_hours <= 0:
+    if not math.isfinite(e.conversion_window_hours):
+        yield "conversion_window_hours", f"must be a finite number, not {e.conversion_window_hours}"
+    elif e.conversion_window_hours <= 0:
         yield "conversion_window_hours", "must be greater than 0"
 
 
 def _check_layers(config: Config) -> list[Problem]:
     declared = {layer.key for layer in config.layers}
+    problems = [Problem(f"layer {layer.key!r}", "key", KEY_RULE)
+                for layer in config.layers if not KEY.match(layer.key)]
+    problems += [Problem(f"layer {layer.key!r}", "description", reason)
+                 for layer in config.layers
+                 if (reason := text_problem(layer.description, MAX_DESCRIPTION))]
     own_layers = {e.key for e in config.experiments if e.layer is None}
-    problems = [
+    problems += [
         Problem(f"experiment {e.key!r}", "layer", f"unknown layer {e.layer!r}")
         for e in config.experiments if e.layer is not None and e.layer not in declared
     ]

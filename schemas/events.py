@@ -21,6 +21,9 @@ from typing import Any
 
 from errors import AbstreamError
 
+MAX_INT = 2**31 - 1  # Avro int: the Exposure schema's phase
+MAX_LONG = 2**62 - 1  # far below Avro long's bound, as before
+
 
 class InvalidEvent(AbstreamError):
     """An event that cannot be used; the message says which field and why."""
@@ -40,7 +43,7 @@ def check_exposure(raw: Any, received_at: int, limits: EventLimits = EventLimits
         "user_id": _text(event, "user_id", limits),
         "experiment": _text(event, "experiment", limits),
         "variant": _text(event, "variant", limits),
-        "phase": _integer(event, "phase", default=1, minimum=1),
+        "phase": _integer(event, "phase", default=1, minimum=1, maximum=MAX_INT),
         "config_version": _integer(event, "config_version", default=0, minimum=0),
         "timestamp": _timestamp(event, received_at, limits),
         "received_at": received_at,
@@ -88,12 +91,16 @@ def _event_id(event: Mapping, limits: EventLimits) -> str:
     return _text(event, "event_id", limits)
 
 
-def _integer(event: Mapping, name: str, default: int, minimum: int) -> int:
+def _integer(
+    event: Mapping, name: str, default: int, minimum: int, maximum: int = MAX_LONG
+) -> int:
     value = event.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidEvent(f"{name}: must be an integer, not {_kind(value)}")
-    if not minimum <= value < 2**62:
+    if value < minimum:
         raise InvalidEvent(f"{name}: must be {minimum} or more")
+    if value > maximum:
+        raise InvalidEvent(f"{name}: must be between {minimum} and {maximum}")
     return value
 
 

@@ -13,6 +13,7 @@ from experiments import (
     Reason,
     assign,
     assign_all,
+    bucket,
     config_document,
     parse_config,
 )
@@ -165,3 +166,21 @@ def test_coverage_ramp_keeps_enrolled_users() -> None:
         before = assign(low, "exp", f"u{i}")
         if before.enrolled:
             assert assign(high, "exp", f"u{i}").variant == before.variant
+
+
+def test_ranges_and_layer_slots_include_both_end_points() -> None:
+    document = config_document(snapshot_of(experiment()).config)
+    assert document["range_convention"] == "inclusive"  # what GET /config says
+    ranges = {"a": [[0, 0], [2, 9999]], "b": [[1, 1]]}  # one bucket [1, 1] holds bucket 1
+    snapshot = snapshot_of(experiment(coverage=100, variants=[
+        {"key": "a", "weight": 99.99}, {"key": "b", "weight": 0.01}], ranges=ranges),
+        experiment("slotted", layer_slots=[[7, 7]]))
+    in_b = [u for u in (f"u{i}" for i in range(40_000)) if bucket("exp", u) == 1]
+    in_slot = [u for u in (f"u{i}" for i in range(40_000)) if bucket("layer:slotted", u) == 7]
+    assert in_b and in_slot
+    assert {assign_all(snapshot, u)["exp"].variant for u in in_b} == {"b"}
+    assert all(assign_all(snapshot, u)["slotted"].enrolled for u in in_slot)
+    _, problems = parse_config({**document, "range_convention": "half-open"})
+    assert [str(p) for p in problems] == [
+        "config: range_convention: ranges and slots include both end points: use 'inclusive'"
+    ]

@@ -4,7 +4,9 @@ from typing import Any
 
 import pytest
 
-from experiments.targeting import compile_condition, parse_version, validate_condition
+from experiments.conditions import validate_condition
+from experiments.semver import parse_version
+from experiments.targeting import MAX_ATTRIBUTE_LENGTH, compile_condition
 
 
 def matches(condition: dict[str, Any], attributes: dict[str, Any]) -> bool:
@@ -103,3 +105,39 @@ def test_every_problem_in_a_tree_is_reported() -> None:
                          {"not": {"attribute": "b", "op": "regex", "value": "("}}]}
     paths = [path for path, _ in validate_condition(condition)]
     assert paths == ["targeting.any[0].op", "targeting.any[1].not.value"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [(r"(a)\1", "invalid escape sequence"), ("(?=a)b", "invalid perl operator"),
+     ("(?<!a)b", "invalid perl operator"), ("a{1001}", "invalid repetition size")],
+)
+def test_patterns_the_linear_time_engine_cannot_run_are_refused(pattern: str, reason: str) -> None:
+    problems = validate_condition({"all": [{"attribute": "a", "op": "regex", "value": pattern}]})
+    assert len(problems) == 1
+    path, text = problems[0]
+    assert path == "targeting.all[0].value"
+    assert "RE2" in text and reason in text
+
+
+LONG = "1" * (MAX_ATTRIBUTE_LENGTH + 1)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "shorter"),
+    [("eq", "x", False), ("ne", "x", True), ("eq", 1, False), ("ne", 1, True),
+     ("in", ["x"], False), ("in", ["x", 1], False), ("not_in", ["x"], True),
+     ("not_in", ["x", 1], True), ("gt", 1, True), ("gt", "0", True), ("lt", "2", True),
+     ("regex", "^1", True), ("regex", "1$", True), ("semver_gt", "0.0.1", True),
+     ("semver_ne", "1.0.0", True)],
+)
+def test_an_over_long_attribute_matches_no_comparison(op: str, value: Any, shorter: bool) -> None:
+    condition = {"attribute": "a", "op": op, "value": value}
+    assert matches(condition, {"a": LONG}) is False
+    # One character shorter it is an ordinary string: the bound alone decides.
+    assert matches(condition, {"a": LONG[1:]}) is shorter
+
+
+def test_a_regex_on_an_attribute_that_is_not_valid_unicode_is_false() -> None:
+    assert matches({"attribute": "a", "op": "regex", "value": "x"}, {"a": "x\ud800"}) is False
+    assert matches({"attribute": "a", "op": "regex", "value": "é"}, {"a": "café"}) is True

@@ -63,6 +63,7 @@ def test_invalid_goals_say_which_field_and_why(raw: Any, reason: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [({"variant": None}, "variant: is required"), ({"phase": 0}, "phase: must be 1 or more"),
+     ({"phase": 2**62}, "phase: must be between 1 and 2147483647"),
      ({"phase": True}, "phase: must be an integer"), ({"override": "yes"}, "override: must be")],
 )
 def test_invalid_exposures(changes: dict[str, Any], reason: str) -> None:
