@@ -24,6 +24,7 @@ from errors import AbstreamError
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+MAX_DEPTH = 64  # well past any valid document: targeting nests at most 32 conditions
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,27 @@ def parse_json(raw: bytes | str) -> Any:
         raise ValueError(str(exc)) from None
 
 
-async def read_json(request: web.Request) -> Any:
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deep `value` nests lists and objects, counting no further than `limit` + 1."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+async def read_json(request: web.Request, max_depth: int = MAX_DEPTH) -> Any:
+    """The body's JSON value, refused when it nests deeper than any valid document does."""
     try:
-        return parse_json(await body_of(request))
+        value = parse_json(await body_of(request))
     except ValueError as exc:
         raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+    if nesting_depth(value, max_depth) > max_depth:
+        raise HttpError(400, f"the body is nested too deeply (more than {max_depth} levels)")
+    return value
 
 
 def flag(request: web.Request, name: str) -> bool:
