@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -11,12 +12,29 @@ from typing import Any
 
 from errors import AbstreamError
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: Any) -> str:
+    """`text` with every control, format or unassigned character (Unicode category C)
+    escaped, so that what a server sends cannot move the cursor, clear or fake lines.
+    """
+    return "".join(_escaped(c) if unicodedata.category(c)[0] == "C" else c for c in str(text))
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
 
 class ApiError(AbstreamError):
     def __init__(self, status: int, message: str, details: list[str]) -> None:
         self.status, self.details = status, details
-        lines = "".join(f"\n  - {detail}" for detail in details)
-        super().__init__(f"HTTP {status}: {message}{lines}")
+        lines = "".join(f"\n  - {printable(detail)}" for detail in details)
+        super().__init__(f"HTTP {status}: {printable(message)}{lines}")
 
 
 @dataclass

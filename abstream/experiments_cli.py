@@ -6,7 +6,10 @@ import argparse
 import json
 from typing import Any
 
+from abstream.admin_client import printable
 from topology.settings import Settings
+
+__all__ = ["add_experiments_parser", "printable", "run_experiments_command"]
 
 
 def add_experiments_parser(commands: Any) -> argparse.ArgumentParser:
@@ -47,17 +50,18 @@ def run_experiments_command(args: argparse.Namespace, settings: Settings) -> Non
     client = AdminClient(settings.api_url, token)
     if args.action == "apply":
         canonical = config_document(load_config_file(args.file))  # all problems, up front
-        apply_config(client, _read_document(args.file), canonical, args.dry_run, print)
+        apply_config(client, _read_document(args.file), canonical, args.dry_run, _say)
     elif args.action == "list":
         for item in client.get("/experiments")["experiments"]:
-            print(f"{item['key']:<32} {item['status']:<10} v{item['version']:<4} "
+            _say(f"{item['key']:<32} {item['status']:<10} v{item['version']:<4} "
                   f"coverage {item['coverage']:g} %  {item['description'] or ''}")
     elif args.action == "show":
         _print(client.get(f"/experiments/{args.key}"))
     elif args.action == "history":
         for entry in client.get(f"/experiments/{args.key}/history")["history"]:
-            print(f"v{entry['version_after']:<4} {entry['action']:<8} by {entry['actor']:<12} "
-                  f"{entry['reason']}  {json.dumps(entry['diff'])[:100]}")
+            unapplied = "  (not applied)" if entry.get("applied") is False else ""
+            _say(f"v{entry['version_after']:<4} {entry['action']:<8} by {entry['actor']:<12} "
+                 f"{entry['reason']}  {json.dumps(entry['diff'])[:100]}{unapplied}")
     elif args.action in ("approve", "reject"):
         _print(client.request("POST", f"/experiments/{args.key}/changes/{args.change}/"
                               f"{args.action}", reason=args.reason)[1])
@@ -67,9 +71,9 @@ def run_experiments_command(args: argparse.Namespace, settings: Settings) -> Non
         status, body = client.request("PATCH", f"/experiments/{args.key}", patch,
                                       current["version"], reason=args.reason)
         if status == 202:
-            print(f"pending approval: change {body['pending']}")
+            _say(f"pending approval: change {body['pending']}")
         else:
-            print(f"{args.key}: version {body['version']}, status {body['experiment']['status']},"
+            _say(f"{args.key}: version {body['version']}, status {body['experiment']['status']},"
                   f" users moved {body['users_moved_percent']:g} %"
                   + (", new phase" if body["new_phase"] else ""))
 
@@ -81,5 +85,11 @@ def _read_document(path: str) -> dict[str, Any]:
         return yaml.safe_load(source) or {}
 
 
+def _say(line: str) -> None:
+    """Print one line whose text may come from the server: control characters escaped."""
+    print(printable(line))
+
+
 def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    for line in json.dumps(value, indent=2, ensure_ascii=False).splitlines():
+        _say(line)

@@ -5,6 +5,9 @@ with a group-less consumer, folds it into a `ConfigState`, and is ready once it
 has read up to the end offsets it saw at start. Writes go to the same log and
 are confirmed by reading them back: a write counts only if the fold applied it,
 which makes concurrent writers safe without locks (the log orders them).
+
+A change is audited before it is written, so no change can apply without its
+audit record; a change audited but not applied is marked (see `write`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
-from agents.config_state import ConfigRecord, ConfigState
+from agents.config_state import Checked, ConfigRecord, ConfigState
 from errors import AbstreamError
 from experiments.errors import Problem
 from schemas import decode, encode
@@ -30,6 +34,9 @@ from topology.topics import TopicNames
 log = logging.getLogger(__name__)
 
 READ_BACK_TIMEOUT_S = 15.0
+# Below Kafka's default message.max.bytes (1,048,588), with room for the key and framing.
+MAX_RECORD_BYTES = 900_000
+_FRAMING_BYTES = 64 * 1024
 
 
 class WriteRejected(AbstreamError):
@@ -39,6 +46,14 @@ class WriteRejected(AbstreamError):
         self.problems = problems
         self.stale = stale
         super().__init__("; ".join(map(str, problems)))
+
+
+class RecordTooLarge(AbstreamError):
+    """A record of the change would exceed the bound; nothing was written."""
+
+
+class WriteFailed(AbstreamError):
+    """The log could not take the change now (503); the message says what was written."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +71,13 @@ class ConfigService:
     """Tails the config and audit topics; writes changes and reads them back."""
 
     def __init__(
-        self, bootstrap: str, topics: TopicNames, clock: Callable[[], float] = time.time
+        self, bootstrap: str, topics: TopicNames, clock: Callable[[], float] = time.time,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.clock = clock
+        self.max_record_bytes = max_record_bytes
         self.state = ConfigState()
         self.history: dict[str, list[dict[str, Any]]] = {}  # "<kind>:<key>" → audit records
         self.audit_offset = 0  # the next audit offset to read
@@ -73,7 +90,9 @@ class ConfigService:
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+            # Never refuse what the bound lets through: the broker has the last word.
+            max_request_size=max(1024 * 1024, self.max_record_bytes + _FRAMING_BYTES),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
@@ -149,34 +168,84 @@ class ConfigService:
             await asyncio.wait_for(self._progress.wait_for(done), timeout)
 
     async def write(
-        self, kind: str, key: str, definition: dict[str, Any] | None, actor: str,
-        audit: AuditEntry, expected_version: int, audit_key: str | None = None,
+        self, checked: Checked, actor: str, audit: AuditEntry, expected_version: int,
+        audit_key: str | None = None,
     ) -> ConfigRecord:
-        """Write version `expected_version + 1` of a key; return it once applied.
+        """Write version `expected_version + 1` of a checked definition; return it once applied.
 
-        Raises `WriteRejected` if the key is no longer at `expected_version` (another
-        writer came first) or the result is invalid.
+        Step 1. Refuse (nothing written) a stale version, or a record over the bound.
+        Step 2. Write the audit record and read it back.
+        Step 3. Write the config record; the fold here applies it without checking it
+                again if nothing came first.
+        Step 4. Read it back. If it did not apply, or could not be written, append a
+                `failed` audit record for the change (history shows it as not applied).
+        Raises `WriteRejected` (stale or invalid), `RecordTooLarge` or `WriteFailed`.
         """
-        assert self._producer is not None
         async with self._write_lock:
-            before = expected_version
-            record = ConfigRecord(kind, key, before + 1, actor, int(self.clock() * 1000),
-                                  audit.reason, definition)
-            sent = await self._producer.send_and_wait(
-                self.topics.config, encode("config_record", record.to_avro()),
-                key=record.topic_key.encode(),
-            )
-            await self.wait_for(sent.offset)
+            record = ConfigRecord(checked.kind, checked.key, expected_version + 1, actor,
+                                  int(self.clock() * 1000), audit.reason, checked.definition)
+            audit_value = _audit_value(record, expected_version, audit)
+            values = self._encoded(record, audit_value)
+            audit_topic_key = audit_key or record.topic_key
+            await self._send_audit(values[1], audit_topic_key)
+            self.state.vouch(checked)
+            try:
+                sent = await self._send(self.topics.config, values[0], record.topic_key)
+            except (WriteFailed, RecordTooLarge) as exc:
+                await self._mark_failed(audit_value, audit_topic_key, str(exc))
+                raise WriteFailed(f"audited but not applied (marked failed): {exc}") from None
+            await self._read_back(sent.offset)
             if sent.offset in self.state.rejected:
                 problems = self.state.rejected[sent.offset]
+                await self._mark_failed(audit_value, audit_topic_key, str(problems[0]))
                 raise WriteRejected(problems, stale=problems[0].field == "version")
-            value = _audit_value(record, before, audit)
-            logged = await self._producer.send_and_wait(
-                self.topics.config_audit, encode("audit_record", value),
-                key=(audit_key or record.topic_key).encode(),
-            )
-            await self.wait_for(logged.offset, audit=True)  # read your writes, history too
             return record
+
+    def _encoded(self, record: ConfigRecord, audit_value: dict[str, Any]) -> tuple[bytes, bytes]:
+        stale = self.state.version_of(record.kind, record.key) + 1 != record.version
+        if stale:  # caught here, it leaves no audit record behind
+            raise WriteRejected([Problem(f"{record.kind} {record.key!r}", "version",
+                                         "stale write: another change came first")], stale=True)
+        values = encode("config_record", record.to_avro()), encode("audit_record", audit_value)
+        for name, value in zip(("config", "audit"), values, strict=True):
+            if len(value) > self.max_record_bytes:
+                raise RecordTooLarge(f"the change's {name} record would be {len(value)} bytes; "
+                                     f"at most {self.max_record_bytes} bytes fit the log")
+        return values
+
+    async def _send(self, topic: str, value: bytes, key: str) -> Any:
+        assert self._producer is not None
+        try:
+            return await self._producer.send_and_wait(topic, value, key=key.encode())
+        except (MessageSizeTooLargeError, RecordTooLargeError) as exc:
+            raise RecordTooLarge(f"the broker refused a record of {len(value)} bytes: {exc}"
+                                 ) from None
+        except KafkaError as exc:
+            raise WriteFailed(f"cannot write to {topic}: {exc}") from None
+
+    async def _send_audit(self, value: bytes, key: str) -> None:
+        logged = await self._send(self.topics.config_audit, value, key)
+        try:
+            await self.wait_for(logged.offset, audit=True)  # read your writes, history too
+        except TimeoutError:
+            raise WriteFailed("the audit record was written but not read back in time; "
+                              "the change was not applied") from None
+
+    async def _read_back(self, offset: int) -> None:
+        try:
+            await self.wait_for(offset)
+        except TimeoutError:
+            raise WriteFailed("audited and written, but not read back in time; "
+                              "it applies if the log accepts it") from None
+
+    async def _mark_failed(self, audit_value: dict[str, Any], key: str, why: str) -> None:
+        """Best effort: without it, history still shows the change as not applied."""
+        marker = {**audit_value, "action": "failed", "reason": why[:1000], "before": None,
+                  "after": None, "diff": "{}", "summary": "{}"}
+        try:
+            await self._send_audit(encode("audit_record", marker), key)
+        except (WriteFailed, RecordTooLarge) as exc:
+            log.error("could not mark change %s as failed: %s", audit_value["change_id"], exc)
 
 
 def _audit_value(record: ConfigRecord, version_before: int, audit: AuditEntry) -> dict[str, Any]:

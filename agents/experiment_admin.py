@@ -1,64 +1,43 @@
 """Changing experiments through the config log: validation, concurrency, review, audit.
 
 HTTP-free: the views in `api.config_views` translate requests to these calls and
-`AdminError`s to responses.
+`AdminError`s to responses. Layers and the holdout are in `agents.layer_admin`.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.config_service import AuditEntry, ConfigService, WriteRejected, new_change_id
-from agents.config_state import CHANGE_KIND, ConfigRecord, ConfigState
-from errors import AbstreamError
-from experiments import ConfigSnapshot, experiment_document, parse_config
+from agents.admin_base import (
+    AdminError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    checked_mapping,
+    checked_reason,
+    invalid,
+)
+from agents.config_service import AuditEntry, ConfigService, new_change_id
+from agents.config_state import CHANGE_KIND, Applied, Checked
+from agents.layer_admin import SharedConfigAdmin
+from experiments import ConfigSnapshot, experiment_document
 from experiments.changes import ChangeResult, apply_patch, diff, new_experiment
-from experiments.errors import ConfigError, Problem
+from experiments.errors import ConfigError
 from experiments.model import Status
 from experiments.parsing import config_document
 
-
-class AdminError(AbstreamError):
-    status = 400
-
-    def __init__(self, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.details = details or []
+__all__ = ["AdminError", "ExperimentAdmin"]
 
 
-class NotFound(AdminError):
-    status = 404
-
-
-class Forbidden(AdminError):
-    status = 403
-
-
-class Conflict(AdminError):
-    status = 409
-
-
-class Invalid(AdminError):
-    status = 422
-
-
-class PreconditionRequired(AdminError):
-    status = 428
-
-
-class ExperimentAdmin:
-    def __init__(self, service: ConfigService, clock: Callable[[], float] = time.time) -> None:
-        self.service = service
-        self.clock = clock
+class ExperimentAdmin(SharedConfigAdmin):
+    def __init__(self, service: ConfigService, **options: Any) -> None:
+        super().__init__(service, **options)
         self._served: tuple[ConfigSnapshot, dict[str, Any]] | None = None
-
-    @property
-    def state(self) -> ConfigState:
-        return self.service.state
 
     # Reads
 
@@ -83,44 +62,54 @@ class ExperimentAdmin:
         return self._served[1]
 
     def pending(self, key: str) -> list[dict[str, Any]]:
-        return [{"id": a.record.key.split("/", 1)[1], **a.record.definition}
-                for a in self.state.records(CHANGE_KIND)
-                if a.record.key.startswith(f"{key}/")]
+        """Changes waiting for review that concern `key`: its own, and layer or holdout ones."""
+        return [{"id": a.record.key.rsplit("/", 1)[1], **a.record.definition}
+                for a in self.state.records(CHANGE_KIND) if _concerns(a, key)]
 
     def history(self, key: str) -> list[dict[str, Any]]:
+        """The audit trail, each entry marked `applied` (false: audited, never applied)."""
         entries = self.service.history.get(f"experiment:{key}", [])
+        failed = {_change_of(e) for e in entries if e["action"] == "failed"}
         json_fields = ("before", "after", "diff", "summary")
-        return [{**entry, **{f: json.loads(entry[f]) if entry[f] else None for f in json_fields}}
+        return [{**entry, **{f: json.loads(entry[f]) if entry[f] else None for f in json_fields},
+                 "applied": entry["action"] != "failed" and _change_of(entry) not in failed
+                 and self.state.confirms(entry["kind"], entry["key"], entry["version_after"],
+                                         entry["time"])}
                 for entry in entries]
 
     # Writes
 
     async def create(self, document: Any, actor: str, reason: str = "",
                      dry_run: bool = False) -> dict[str, Any]:
-        if not isinstance(document, Mapping) or not isinstance(document.get("key"), str):
+        reason = checked_reason(reason)
+        document = checked_mapping(document, "an experiment")
+        if not isinstance(document.get("key"), str):
             raise Invalid("the body must be an experiment with a key")
         key = document["key"]
         if self.state.current("experiment", key) is not None:
             raise Conflict(f"experiment {key!r} exists; change it with PATCH")
         try:
-            canonical = self._canonical(new_experiment(document))
+            draft = new_experiment(document)
         except ConfigError as exc:
-            raise _invalid(exc.problems) from None
+            raise invalid(exc.problems) from None
+        checked = self._checked("experiment", key, draft, experiment_document)
+        canonical = checked.definition or {}
         if dry_run:
             return {"experiment": canonical, "version": 1, "dry_run": True}
         version = self.state.version_of("experiment", key)  # a deleted key keeps counting
         audit = AuditEntry(new_change_id(), "create", reason, None, canonical, diff({}, canonical),
                            {})
-        record = await self._write("experiment", key, canonical, actor, audit, version)
+        record = await self._write(checked, actor, audit, version)
         return {"experiment": canonical, "version": record.version}
 
     async def update(self, key: str, patch: Any, expected_version: int | None, actor: str,
                      reason: str = "", dry_run: bool = False) -> tuple[int, dict[str, Any]]:
         """(200, the changed experiment) or (202, the pending change) when review is required."""
+        reason = checked_reason(reason)
         if not isinstance(patch, Mapping) or not patch:
-            raise Invalid("the body must be a non-empty mapping of fields to change")
+            raise Invalid("the body must be a non-empty JSON object of fields to change")
         current, version = self._at_version(key, expected_version)
-        result = self._changed(current, patch)
+        result, checked = self._changed(key, current, patch)
         body = {"diff": result.diff, **result.summary()}
         if dry_run:
             return 200, {"experiment": result.document, "version": version, "dry_run": True, **body}
@@ -130,64 +119,65 @@ class ExperimentAdmin:
                         "proposed_by": actor, "reason": reason, **body}
             audit = AuditEntry(change_id, "propose", reason, current, result.document,
                                result.diff, result.summary())
-            await self._write(CHANGE_KIND, f"{key}/{change_id}", proposal, actor, audit, 0,
-                              audit_key=f"experiment:{key}")
+            await self._write(self._checked(CHANGE_KIND, f"{key}/{change_id}", proposal), actor,
+                              audit, 0, audit_key=f"experiment:{key}")
             return 202, {"pending": change_id, **body}
         audit = AuditEntry(new_change_id(), "update", reason, current, result.document,
                            result.diff, result.summary())
-        record = await self._write("experiment", key, result.document, actor, audit, version)
+        record = await self._write(checked, actor, audit, version)
         return 200, {"experiment": result.document, "version": record.version, **body}
 
     async def delete(self, key: str, expected_version: int | None, actor: str,
                      reason: str = "") -> None:
+        reason = checked_reason(reason)
         current, version = self._at_version(key, expected_version)
         if current["status"] != Status.DRAFT.value:
             raise Conflict(f"only drafts can be deleted; {key!r} is {current['status']}",
                            ["pause it, or conclude it to roll it back"])
         audit = AuditEntry(new_change_id(), "delete", reason, current, None, diff(current, {}), {})
-        await self._write("experiment", key, None, actor, audit, version)
+        await self._write(self._checked("experiment", key, None), actor, audit, version)
 
     async def review(self, key: str, change_id: str, actor: str, approve: bool,
                      reason: str = "") -> dict[str, Any]:
-        change = self.state.current(CHANGE_KIND, f"{key}/{change_id}")
-        if change is None:
-            raise NotFound(f"no pending change {change_id!r} for {key!r}")
-        proposal = change.record.definition
+        reason = checked_reason(reason)
+        change = self._change(key, change_id)
+        proposal = change.record.definition or {}
         if approve and proposal["proposed_by"] == actor:
             raise Forbidden("a change needs approval by someone other than its author",
                             [f"proposed by {actor!r}"])
         body: dict[str, Any] = {"change": change_id, "approved": approve}
-        if approve:
-            current, version = self._at_version(key, proposal["base_version"])
-            result = self._changed(current, proposal["patch"])
-            audit = AuditEntry(change_id, "approve", reason or proposal["reason"], current,
-                               result.document, result.diff, result.summary())
-            record = await self._write("experiment", key, result.document, actor, audit, version)
-            body |= {"experiment": result.document, "version": record.version}
+        if approve and "target" in proposal:
+            body |= await self._approve_shared(proposal, change_id, actor, reason)
+        elif approve:
+            body |= await self._approve_patch(key, proposal, change_id, actor, reason)
+        target = (f"{proposal['target']}:{proposal['key']}" if "target" in proposal
+                  else f"experiment:{key}")
         closing = AuditEntry(change_id, "approve" if approve else "reject", reason, proposal,
                              None, {}, {})
-        # An approval is already in the experiment's history; a rejection is recorded there.
-        await self._write(CHANGE_KIND, f"{key}/{change_id}", None, actor, closing,
-                          change.record.version,
-                          audit_key=None if approve else f"experiment:{key}")
+        # An approval is already in the target's history; a rejection is recorded there.
+        await self._write(self._checked(CHANGE_KIND, change.record.key, None), actor, closing,
+                          change.record.version, audit_key=None if approve else target)
         return body
 
-    async def put(self, kind: str, key: str, document: Any, expected_version: int | None,
-                  actor: str, reason: str = "") -> dict[str, Any]:
-        """Create or replace a layer or the holdout."""
-        version = self.state.version_of(kind, key)
-        if expected_version is not None and expected_version != version:
-            raise Conflict(f"{kind} {key!r} is at version {version}, not {expected_version}")
-        if not isinstance(document, Mapping):
-            raise Invalid(f"the body must be a {kind} definition")
-        applied = self.state.current(kind, key)
-        before = applied.record.definition if applied else None
-        audit = AuditEntry(new_change_id(), "update" if before else "create", reason, before,
-                           dict(document), diff(before or {}, dict(document)), {})
-        record = await self._write(kind, key, dict(document), actor, audit, version)
-        return {kind: document, "version": record.version}
-
     # Helpers
+
+    async def _approve_patch(self, key: str, proposal: Mapping[str, Any], change_id: str,
+                             actor: str, reason: str) -> dict[str, Any]:
+        current, version = self._at_version(key, proposal["base_version"])
+        result, checked = self._changed(key, current, proposal["patch"])
+        audit = AuditEntry(change_id, "approve", reason or proposal["reason"], current,
+                           result.document, result.diff, result.summary())
+        record = await self._write(checked, actor, audit, version)
+        return {"experiment": result.document, "version": record.version}
+
+    def _change(self, key: str, change_id: str) -> Applied:
+        change = self.state.current(CHANGE_KIND, f"{key}/{change_id}")
+        change = change or next((a for a in self.state.records(CHANGE_KIND)
+                                 if a.record.key.endswith(f"/{change_id}")
+                                 and _concerns(a, key)), None)
+        if change is None:
+            raise NotFound(f"no pending change {change_id!r} for {key!r}")
+        return change
 
     def _at_version(self, key: str, expected: int | None) -> tuple[dict[str, Any], int]:
         if expected is None:
@@ -198,45 +188,24 @@ class ExperimentAdmin:
                            ["read it again and retry"])
         return current, version
 
-    def _changed(self, current: dict[str, Any], patch: Mapping[str, Any]) -> ChangeResult:
+    def _changed(self, key: str, current: dict[str, Any], patch: Mapping[str, Any]
+                 ) -> tuple[ChangeResult, Checked]:
         try:
             result = apply_patch(current, patch, datetime.fromtimestamp(self.clock(), UTC))
-            canonical = self._canonical(result.document)
         except ConfigError as exc:
-            raise _invalid(exc.problems) from None
-        return type(result)(canonical, diff(current, canonical), result.allocation)
-
-    def _canonical(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Parsed, validated with the whole configuration, and written out in full.
-
-        Raises `ConfigError` with every problem: of form (types, unknown fields) and of
-        meaning (weights, ranges, layers), together.
-        """
-        config, problems = parse_config({"experiments": [document]})
-        canonical: dict[str, Any] = {}
-        if config.experiments:
-            canonical = experiment_document(config.experiments[0])
-            record = ConfigRecord("experiment", canonical["key"], 0, "", 0, "", canonical)
-            problems += [p for p in self.state.check(record) if p not in problems]
-        if problems:
-            raise ConfigError(problems)
-        return canonical
-
-    async def _write(self, kind: str, key: str, definition: dict[str, Any] | None, actor: str,
-                     audit: AuditEntry, version: int, audit_key: str | None = None
-                     ) -> ConfigRecord:
-        try:
-            return await self.service.write(kind, key, definition, actor, audit, version,
-                                            audit_key)
-        except WriteRejected as exc:
-            if exc.stale:
-                raise Conflict("someone else changed it first; read it again and retry",
-                               [str(p) for p in exc.problems]) from None
-            raise _invalid(exc.problems) from None
+            raise invalid(exc.problems) from None
+        checked = self._checked("experiment", key, result.document, experiment_document)
+        canonical = checked.definition or {}
+        return type(result)(canonical, diff(current, canonical), result.allocation), checked
 
 
-def _invalid(problems: list[Problem]) -> Invalid:
-    return Invalid(f"invalid configuration ({len(problems)} problems)", [str(p) for p in problems])
+def _concerns(change: Applied, key: str) -> bool:
+    return (change.record.key.startswith(f"{key}/")
+            or key in (change.record.definition or {}).get("experiments", ()))
+
+
+def _change_of(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    return entry["change_id"], entry["kind"], entry["key"], entry["version_after"]
 
 
 def _brief(definition: dict[str, Any]) -> dict[str, Any]:

@@ -143,16 +143,15 @@ async def _review(request: web.Request, approve: bool) -> web.Response:
 
 async def put_layer(request: web.Request) -> web.Response:
     admin, actor = _writer(request)
-    key, definition = request.match_info["key"], await read_json(request)
-    if not isinstance(definition, dict):
-        raise HttpError(422, "the body must be a layer definition (a mapping)")
-    body = await admin.put("layer", key, {**definition, "key": key}, _if_match(request), actor,
-                           request.query.get("reason", ""))
-    return _versioned(body)
+    status, body = await admin.put("layer", request.match_info["key"], await read_json(request),
+                                   _if_match(request), actor, request.query.get("reason", ""),
+                                   dry_run=flag(request, "dry_run"))
+    return _versioned(body) if status == 200 else web.json_response(body, status=status)
 
 
 async def put_holdout(request: web.Request) -> web.Response:
     admin, actor = _writer(request)
-    body = await admin.put("holdout", "global", await read_json(request), _if_match(request), actor,
-                           request.query.get("reason", ""))
-    return _versioned(body)
+    status, body = await admin.put("holdout", "global", await read_json(request),
+                                   _if_match(request), actor, request.query.get("reason", ""),
+                                   dry_run=flag(request, "dry_run"))
+    return _versioned(body) if status == 200 else web.json_response(body, status=status)

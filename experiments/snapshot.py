@@ -126,7 +126,8 @@ class ConfigSnapshot:
     """A validated configuration at one version, compiled for lookups.
 
     Build one with `ConfigSnapshot.build(config, version)`; it raises `ConfigError`
-    listing every problem. Draft experiments are kept but never served.
+    listing every problem. Draft experiments are kept but never served. A caller
+    that validated `config` already (the config fold) passes `validated=True`.
     """
 
     config: Config
@@ -137,8 +138,8 @@ class ConfigSnapshot:
     _by_key: Mapping[str, _Compiled] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, config: Config, version: int = 1) -> ConfigSnapshot:
-        problems = validate_config(config)
+    def build(cls, config: Config, version: int = 1, validated: bool = False) -> ConfigSnapshot:
+        problems = [] if validated else validate_config(config)
         if problems:
             raise ConfigError(problems)
         layer_sizes: dict[str, int] = {}

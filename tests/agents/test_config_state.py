@@ -31,7 +31,8 @@ def test_invalid_records_are_rejected_and_the_snapshot_stays_valid() -> None:
     state = fold(record("e", 1), record("e", 2, coverage=500), record("f", 1, colour="red"))
     assert set(state.rejected) == {1, 2}
     assert [e.key for e in state.snapshot().config.experiments] == ["e"]
-    assert state.snapshot().version == 3  # the offset after the last record read
+    assert state.snapshot().version == 1  # after the last record that changed it
+    assert state.offset == 3
 
 
 def test_the_same_log_gives_the_same_snapshot() -> None:
@@ -56,3 +57,38 @@ def test_layer_overlaps_across_records_are_rejected() -> None:
     state.apply(1, record("e", 1, layer="l", layer_slots=[[0, 5999]]), "experiment:e")
     state.apply(2, record("f", 1, layer="l", layer_slots=[[5000, 9999]]), "experiment:f")
     assert 2 in state.rejected and "both own bucket 5000" in str(state.rejected[2][0])
+
+
+def test_pending_and_rejected_records_keep_the_snapshot_and_its_etag() -> None:
+    state = fold(record("e", 1))
+    before = state.snapshot()
+    proposal = ConfigRecord("change", "e/abc", 1, "alice", 0, "", {"patch": {"coverage": 5}})
+    state.apply(1, proposal, "change:e/abc")
+    state.apply(2, record("e", 5), "experiment:e")  # stale: rejected
+    state.apply(3, record("e", 2, coverage=500), "experiment:e")  # invalid: rejected
+    assert set(state.rejected) == {2, 3}
+    assert state.snapshot() is before and state.snapshot().etag == before.etag
+    state.apply(4, record("e", 2, coverage=50), "experiment:e")
+    assert state.snapshot() is not before and state.snapshot().version == 5
+
+
+def test_a_tombstone_of_a_definition_changes_the_snapshot() -> None:
+    state = fold(record("e", 1))
+    before = state.snapshot()
+    state.apply(1, None, "experiment:e")
+    assert state.snapshot() is not before and state.snapshot().config.experiments == ()
+
+
+def test_the_fold_still_refuses_invalid_records_it_did_not_check() -> None:
+    state = ConfigState()
+    state.apply(0, record("e", 1, variants=[{"key": "a", "weight": 100}]), "experiment:e")
+    assert "at least two variants" in str(state.rejected[0])
+
+
+def test_confirms_tells_an_applied_version_from_one_that_never_was() -> None:
+    state = fold(record("e", 1))
+    assert state.confirms("experiment", "e", 1, 0)
+    assert not state.confirms("experiment", "e", 1, 99)  # another writer's version 1
+    assert not state.confirms("experiment", "e", 2, 0)  # never reached
+    state.apply(1, record("e", 2, coverage=10), "experiment:e")
+    assert state.confirms("experiment", "e", 1, 99)  # compacted away: a later one applied

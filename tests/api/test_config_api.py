@@ -163,7 +163,8 @@ def test_a_restarted_worker_rebuilds_the_same_snapshot(workers: list[WorkerProce
     second.stop()
     second.start()
     assert second.client().get("/config") == first.client().get("/config")
-    assert second.client().get("/ready")["config_version"] == before[1]["version"]
+    # The read position: at or past the snapshot's version (pending changes move only it).
+    assert second.client().get("/ready")["config_version"] >= before[1]["version"]
 
 
 def test_config_etag_gives_304(workers: list[WorkerProcess]) -> None:
