@@ -20,10 +20,10 @@ def experiment(key: str, **changes: Any) -> dict[str, Any]:
 
 
 async def test_a_change_whose_audit_record_is_too_large_does_not_apply() -> None:
-    # 600 KB fits one record, but the audit holds it twice (after and diff).
-    admin, producer = in_process_admin()
+    # The experiment fits one record, but the audit holds it twice (after and diff).
+    admin, producer = in_process_admin(max_record_bytes=15_000)
     with pytest.raises(AdminError) as refused:
-        await admin.create(experiment("big", description="x" * 600_000), "alice")
+        await admin.create(experiment("big", description="x" * 9_000), "alice")
     assert refused.value.status == 413
     assert "audit record" in " ".join(refused.value.details)
     assert admin.state.current("experiment", "big") is None
