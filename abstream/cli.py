@@ -72,8 +72,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    from sinks import redact
+
     for name, value in settings.model_dump().items():
-        print(f"ABSTREAM_{name.upper()}={'' if value is None else value}")
+        shown = "" if value is None else redact(value) if isinstance(value, str) else value
+        print(f"ABSTREAM_{name.upper()}={shown}")
 
 
 def _positive(text: str) -> int:

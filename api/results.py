@@ -7,6 +7,7 @@ dimension, so dashboards polling every second cost one query per period.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sinks import SinkError
 from sinks.totals import variant_totals
 
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
+STORE_TIMEOUT_S = 15.0  # a store that hangs is down, for someone waiting on an answer
 
 
 @dataclass
@@ -43,11 +45,7 @@ class Results:
         cached = self.cache.get((key, dimension))
         if cached and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
-        try:
-            totals = await self.store.call(partial(variant_totals, experiment=key,
-                                                   dimension=dimension))
-        except SinkError as exc:
-            raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
+        totals = await self._totals(key, dimension)
         phase = experiment.phase
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
@@ -65,6 +63,19 @@ class Results:
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report
+
+
+    async def _totals(self, key: str, dimension: str | None) -> list[Any]:
+        """The store's totals; 503 with the reason when the store fails or does not answer."""
+        query = partial(variant_totals, experiment=key, dimension=dimension)
+        try:
+            return await asyncio.wait_for(self.store.call(query), STORE_TIMEOUT_S)
+        except SinkError as exc:
+            raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
+        except TimeoutError:
+            raise web.HTTPServiceUnavailable(
+                reason=f"results store unavailable: it did not answer in "
+                       f"{STORE_TIMEOUT_S:g} s") from None
 
 
 RESULTS = web.AppKey("results", Results)
