@@ -35,3 +35,5 @@ CONSUMER_LAG = Gauge("abstream_consumer_lag_messages",
 ASSIGNMENT_SECONDS = Histogram(
     "abstream_assignment_seconds", "Time to answer an assignment lookup",
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1))
+TIMER_FAILURES = Counter("abstream_timer_failures_total",
+                         "Runs of a timer that failed (logged; the timer goes on)", ["timer"])
