@@ -10,10 +10,12 @@ from functools import partial
 import faust
 from aiohttp import web
 from mode import Service
+from prometheus_client import REGISTRY
 
 from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
 from agents.lag_monitor import register_lag_monitor
+from agents.metrics import ReadPathStats
 from agents.pipeline import register_pipeline
 from agents.readiness import stream_state
 from agents.repartition import register_repartition
@@ -49,9 +51,12 @@ class ApiServer(Service):
         self.config = ConfigService(settings.bootstrap_servers, settings.topics)
         self.producer = EventProducer(settings.bootstrap_servers, settings.topics)
         self.results_store = ResultsStore(settings.results_sink_url)
+        self.activations = ExperimentClient(self.config.state.snapshot)
+        self._read_stats = ReadPathStats(self.config.state.snapshot, self.activations)
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
+        REGISTRY.register(self._read_stats)  # /metrics
         await self.config.start()
         await self.producer.start()
         self._runner = web.AppRunner(self._web_app(), access_log=None)
@@ -65,6 +70,7 @@ class ApiServer(Service):
         await self.producer.stop()
         await self.config.stop()
         self.results_store.close()
+        REGISTRY.unregister(self._read_stats)
 
     def _web_app(self) -> web.Application:
         settings = self.settings
@@ -73,7 +79,7 @@ class ApiServer(Service):
         add_ingest_routes(app, Ingestion(
             producer=self.producer,
             snapshot=snapshot,
-            activations=ExperimentClient(snapshot),
+            activations=self.activations,
             limits=EventLimits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
             max_batch=settings.max_batch_events,
             max_body=settings.max_body_bytes,

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,13 @@ def test_results_answer_503_with_the_reason_when_the_store_is_down(
     assert caught.value.status == 503, caught.value
     assert "results store unavailable" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+def test_the_read_path_s_counted_errors_are_on_metrics(worker: WorkerProcess) -> None:
+    with urllib.request.urlopen(f"{worker.url}/metrics") as response:
+        text = response.read().decode()
+    for name in ("abstream_assignment_errors_total", "abstream_exposure_logger_errors_total"):
+        assert f"\n{name} " in text, name
 
 
 async def test_sigterm_stops_it_within_seconds_and_its_log_never_shows_the_password(
