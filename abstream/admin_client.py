@@ -37,6 +37,16 @@ class ApiError(AbstreamError):
         super().__init__(f"HTTP {status}: {printable(message)}{lines}")
 
 
+class WorkerUnreachable(ApiError):
+    """No worker answered: say how to start one or point the command at one."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        super().__init__(0, "", [])
+        self.args = (f"no abstream worker answers at {url} ({reason}). Start one with "
+                     "`abstream worker`, or point the command at a running one with "
+                     "ABSTREAM_API_URL.",)
+
+
 @dataclass
 class AdminClient:
     base_url: str
@@ -66,7 +76,7 @@ class AdminClient:
             raise ApiError(exc.code, payload.get("error", exc.reason),
                            payload.get("details", [])) from None
         except urllib.error.URLError as exc:
-            raise ApiError(0, f"cannot reach {self.base_url}: {exc.reason}", []) from None
+            raise WorkerUnreachable(self.base_url, exc.reason) from None
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, **query)[1]

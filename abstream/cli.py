@@ -12,6 +12,21 @@ from errors import AbstreamError
 from topology.logs import LOG_LEVELS
 from topology.settings import Settings, load_settings
 
+DESCRIPTION = """\
+abstream runs A/B tests: it assigns users to experiment variants, joins their
+exposures and goal events on Kafka, and serves exact per-variant results from
+ClickHouse.
+
+Start here:
+  abstream demo              a whole experiment on local servers, end to end
+  abstream infra up          start a local Kafka and ClickHouse
+  abstream worker            run a worker: the stream processing and the HTTP API
+  abstream experiments ...   create, change and list experiments on a worker
+  abstream results KEY       an experiment's results
+
+Settings are ABSTREAM_* environment variables; `abstream settings` shows them.
+"""
+
 
 def _infra(args: argparse.Namespace, settings: Settings) -> None:
     from infra import Stack
@@ -72,8 +87,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    from sinks import redact
+
     for name, value in settings.model_dump().items():
-        print(f"ABSTREAM_{name.upper()}={'' if value is None else value}")
+        shown = "" if value is None else redact(value) if isinstance(value, str) else value
+        print(f"ABSTREAM_{name.upper()}={shown}")
 
 
 def _positive(text: str) -> int:
@@ -84,7 +102,8 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="abstream", description=__doc__)
+    parser = argparse.ArgumentParser(prog="abstream", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     infra = commands.add_parser("infra", help="local Kafka and ClickHouse servers")
@@ -98,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--partitions", type=int, help="for the user-keyed topics")
     topics.set_defaults(run=_topics)
 
-    demo = commands.add_parser("demo", help="run the main job on the local default")
+    demo = commands.add_parser("demo", help="a whole experiment, end to end, on local servers")
     demo.add_argument("--users", type=_positive, default=100_000,
                       help="simulated users (default 100000)")
     demo.add_argument("--keep-running", action="store_true",

@@ -40,7 +40,7 @@ from experiments.simulation import (
     simulate,
 )
 from infra import Stack
-from sinks import open_sink
+from sinks import open_sink, redact
 from topology.settings import Settings
 from topology.topics import abstream_topics, ensure_topics
 
@@ -94,7 +94,7 @@ def run_demo(
         worker.log_file.parent.mkdir(parents=True, exist_ok=True)
         worker.start()
         say(f"{'worker':<10} ready on {worker.url} (topics {demo.topic_prefix}.*, "
-            f"results in {demo.results_sink_url}; log {worker.log_file})")
+            f"results in {redact(demo.results_sink_url)}; log {worker.log_file})")
         client = worker.client(token)
         snapshot = apply_demo_config(client)
         say(f"{'config':<10} applied {DEMO_CONFIG.name}: "

@@ -10,10 +10,12 @@ from functools import partial
 import faust
 from aiohttp import web
 from mode import Service
+from prometheus_client import REGISTRY
 
 from agents.config_service import ConfigService
 from agents.experiment_admin import ExperimentAdmin
 from agents.lag_monitor import register_lag_monitor
+from agents.metrics import ReadPathStats
 from agents.pipeline import register_pipeline
 from agents.readiness import stream_state
 from agents.repartition import register_repartition
@@ -54,9 +56,12 @@ class WorkerServices(Service):
         self.config = ConfigService(settings.bootstrap_servers, settings.topics)
         self.producer = EventProducer(settings.bootstrap_servers, settings.topics)
         self.results_store = ResultsStore(settings.results_sink_url)
+        self.activations = ExperimentClient(self.config.state.snapshot)
+        self._read_stats = ReadPathStats(self.config.state.snapshot, self.activations)
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
+        REGISTRY.register(self._read_stats)  # /metrics
         await self.config.start()
         await self.producer.start()
         self._runner = web.AppRunner(self._web_app(), access_log=None)
@@ -70,6 +75,7 @@ class WorkerServices(Service):
         await self.producer.stop()
         await self.config.stop()
         self.results_store.close()
+        REGISTRY.unregister(self._read_stats)
 
     def _web_app(self) -> web.Application:
         settings = self.settings
@@ -77,7 +83,7 @@ class WorkerServices(Service):
         ingestion = Ingestion(
             producer=self.producer,
             snapshot=snapshot,
-            activations=ExperimentClient(snapshot),
+            activations=self.activations,
             limits=EventLimits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
             max_batch=settings.max_batch_events,
         )

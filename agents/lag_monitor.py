@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import faust
 
 from agents import metrics
+from agents.timers import guarded
 from topology.faust_fixes import last_committed
 from topology.settings import Settings
 
@@ -42,6 +43,7 @@ def register_lag_monitor(app: faust.App, settings: Settings) -> None:
     reported: set[Partition] = set()
 
     @app.timer(INTERVAL_S)
+    @guarded("consumer_lag")
     async def report_lag() -> None:
         nonlocal reported
         consumer = app.consumer

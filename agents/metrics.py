@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from experiments import ConfigSnapshot, ExperimentClient
 
 EVENTS_IN = Counter("abstream_events_in_total", "Messages read by the join", ["topic"])
 DUPLICATES = Counter("abstream_duplicates_total", "Events dropped as duplicates", ["topic"])
@@ -35,3 +41,33 @@ CONSUMER_LAG = Gauge("abstream_consumer_lag_messages",
 ASSIGNMENT_SECONDS = Histogram(
     "abstream_assignment_seconds", "Time to answer an assignment lookup",
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1))
+TIMER_FAILURES = Counter("abstream_timer_failures_total",
+                         "Runs of a timer that failed (logged; the timer goes on)", ["timer"])
+
+
+class ReadPathStats(Collector):
+    """The read path's own counters (pure code keeps plain integers) as Prometheus counters,
+    read at each scrape. Each config version has its own `ReadStats`: the errors of the
+    versions seen before are carried over, so the counter never goes down."""
+
+    def __init__(self, snapshot: Callable[[], ConfigSnapshot], client: ExperimentClient) -> None:
+        self._snapshot, self._client = snapshot, client
+        self._earlier_errors, self._stats = 0, snapshot().stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        stats = self._snapshot().stats
+        if stats is not self._stats:
+            self._earlier_errors += self._stats.errors
+            self._stats = stats
+        client = self._client.stats
+        for name, text, value in (
+            ("assignment_errors", "Lookups that failed and answered control",
+             self._earlier_errors + stats.errors),
+            ("exposures_logged", "Exposures the API's activations logged",
+             client.exposures_logged),
+            ("exposures_deduplicated", "Activations already logged for the user and phase",
+             client.exposures_deduplicated),
+            ("exposure_logger_errors", "Exposures that could not be logged",
+             client.logger_errors),
+        ):
+            yield CounterMetricFamily(f"abstream_{name}", text, value=value)

@@ -8,6 +8,7 @@ opened only once per process.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,6 +17,8 @@ from sinks import Sink, open_sink
 from sinks.migrations import migrate
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+CLOSE_WAIT_S = 2.0
 
 
 class ResultsStore:
@@ -41,7 +44,14 @@ class ResultsStore:
             return work(self._sink)
 
     def close(self) -> None:
-        with self._calls:
+        """Close the connection, unless a call still runs: the worker's stop never waits for
+        a hung one (its thread ends with its driver timeout)."""
+        if not self._calls.acquire(timeout=CLOSE_WAIT_S):
+            log.warning("closing the results store: a call still runs; not waiting for it")
+            return
+        try:
             if self._sink is not None:
                 self._sink.close()
                 self._sink = None
+        finally:
+            self._calls.release()

@@ -40,6 +40,7 @@ from sinks.tables import (
     exposure_row,
     user_metric_rows,
 )
+from topology.faust_fixes import stop_waiting_for
 from topology.settings import Settings
 from topology.topics import TopicNames
 
@@ -48,17 +49,32 @@ T = TypeVar("T")
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
 
 
-async def with_backoff(attempt: Callable[[], Awaitable[T]], what: str) -> T:
-    """Await `attempt()` until it succeeds, waiting longer after each failure."""
+class WriterStopping(Exception):
+    """The worker stops while the store is down: the batch is left unwritten (uncommitted)."""
+
+
+async def with_backoff(attempt: Callable[[], Awaitable[T]], what: str,
+                       stopping: Callable[[], bool] = lambda: False) -> T:
+    """Await `attempt()` until it succeeds, waiting longer after each failure; give up
+    (WriterStopping) once `stopping()` says the worker is shutting down."""
     delay = BACKOFF_FIRST_S
     while True:
         try:
             return await attempt()
         except SinkError as exc:
             metrics.SINK_ERRORS.inc()
+            if stopping():
+                raise WriterStopping(f"{what} failed while stopping: {exc}") from exc
             log.warning("%s failed, retrying in %.1f s: %s", what, delay, exc)
-            await asyncio.sleep(delay)
+            await _sleep_unless(stopping, delay)
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+
+async def _sleep_unless(stopping: Callable[[], bool], seconds: float) -> None:
+    """Sleep `seconds`, waking every few tenths to see whether the worker stops."""
+    deadline = time.monotonic() + seconds
+    while not stopping() and time.monotonic() < deadline:
+        await asyncio.sleep(min(0.2, deadline - time.monotonic()))
 
 
 @dataclass(frozen=True)
@@ -113,23 +129,37 @@ def _register_feed(app: faust.App, settings: Settings, store: ResultsStore, topi
 
     @app.agent(source, name=f"sink-{feed.table}")
     async def write(stream: faust.StreamT) -> None:
-        # The schema is there from start-up, before any row.
-        await with_backoff(partial(store.call, _nothing), "opening the results store")
-        async for events in stream.take_events(settings.sink_batch_rows,
-                                               within=settings.sink_batch_s):
-            messages = [(e.message.topic, e.message.partition, e.message.offset,
-                         e.message.value) for e in events]
-            rows, broken = feed_rows(feed, messages)
-            if broken:
-                log.error("%d messages of %s could not be decoded and were skipped",
-                          broken, topic)
-            insert = partial(_insert, table=feed.table, columns=feed.columns, rows=rows)
-            await with_backoff(partial(store.call, insert),
-                               f"writing {len(rows)} rows to {feed.table}")
-            metrics.SINK_ROWS.labels(feed.table).inc(len(rows))
-            if feed.table == "user_metrics":
-                newest = max(event.message.timestamp for event in events)
-                metrics.SINK_LAG.set(max(0.0, time.time() - newest))
+        try:
+            await _write_batches(app, settings, store, feed, topic, stream)
+        except WriterStopping as exc:
+            log.warning("%s; left for the next worker to write", exc)
+            while True:  # until Faust stops the agents, which it does after the consumer
+                stop_waiting_for(app, topic)
+                await asyncio.sleep(0.5)
+
+
+async def _write_batches(app: faust.App, settings: Settings, store: ResultsStore, feed: Feed,
+                         topic: str, stream: faust.StreamT) -> None:
+    def stopping() -> bool:
+        return app.should_stop
+
+    # The schema is there from start-up, before any row.
+    await with_backoff(partial(store.call, _nothing), "opening the results store", stopping)
+    async for events in stream.take_events(settings.sink_batch_rows,
+                                           within=settings.sink_batch_s):
+        messages = [(e.message.topic, e.message.partition, e.message.offset,
+                     e.message.value) for e in events]
+        rows, broken = feed_rows(feed, messages)
+        if broken:
+            log.error("%d messages of %s could not be decoded and were skipped",
+                      broken, topic)
+        insert = partial(_insert, table=feed.table, columns=feed.columns, rows=rows)
+        await with_backoff(partial(store.call, insert),
+                           f"writing {len(rows)} rows to {feed.table}", stopping)
+        metrics.SINK_ROWS.labels(feed.table).inc(len(rows))
+        if feed.table == "user_metrics":
+            newest = max(event.message.timestamp for event in events)
+            metrics.SINK_LAG.set(max(0.0, time.time() - newest))
 
 
 def _insert(sink: Sink, table: str, columns: tuple[str, ...],

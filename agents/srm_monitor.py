@@ -22,6 +22,7 @@ from agents import metrics
 from agents.config_service import ConfigService
 from agents.experiment_admin import AdminError, ExperimentAdmin
 from agents.results_store import ResultsStore
+from agents.timers import guarded
 from analysis.srm_check import SrmVerdict, check_srm
 from experiments.model import Experiment, Status
 from schemas import encode
@@ -39,6 +40,7 @@ def register_srm_monitor(app: faust.App, settings: Settings, config: ConfigServi
     alerted: set[tuple[str, int]] = set()
 
     @app.timer(settings.srm_check_interval_s, on_leader=True)
+    @guarded("srm_check")  # a store failure or a pause that times out: the next check runs
     async def check_all() -> None:
         if not config.ready.is_set():
             return

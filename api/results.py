@@ -7,22 +7,25 @@ dimension, so dashboards polling every second cost one query per period.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from agents.results_store import ResultsStore
 from analysis.report import experiment_report
 from experiments import ConfigSnapshot
-from sinks import SinkError
+from sinks import Sink, SinkError
 from sinks.totals import exposed_users_by_slice, variant_totals
 
+T = TypeVar("T")
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
+STORE_TIMEOUT_S = 15.0  # a store that hangs is down, for someone waiting on an answer
 
 
 @dataclass
@@ -43,14 +46,10 @@ class Results:
         cached = self.cache.get((key, dimension))
         if cached and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
-        try:
-            totals = await self.store.call(partial(variant_totals, experiment=key,
-                                                   dimension=dimension))
-            exposed = await self.store.call(partial(
-                exposed_users_by_slice, experiment=key, phase=experiment.phase,
-                dimension=dimension))
-        except SinkError as exc:
-            raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
+        totals = await self._query(partial(variant_totals, experiment=key,
+                                           dimension=dimension))
+        exposed = await self._query(partial(exposed_users_by_slice, experiment=key,
+                                            phase=experiment.phase, dimension=dimension))
         phase = experiment.phase
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
@@ -68,6 +67,18 @@ class Results:
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report
+
+
+    async def _query(self, query: Callable[[Sink], T]) -> T:
+        """A store query's answer; 503 with the reason when the store fails or does not answer."""
+        try:
+            return await asyncio.wait_for(self.store.call(query), STORE_TIMEOUT_S)
+        except SinkError as exc:
+            raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
+        except TimeoutError:
+            raise web.HTTPServiceUnavailable(
+                reason=f"results store unavailable: it did not answer in "
+                       f"{STORE_TIMEOUT_S:g} s") from None
 
 
 RESULTS = web.AppKey("results", Results)

@@ -106,6 +106,11 @@ class LocalClickHouse(LocalServer):
     def address(self) -> str:
         return f"127.0.0.1:{self.tcp_port}"
 
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"ABSTREAM_CLICKHOUSE_PORT": self.tcp_port,
+                "ABSTREAM_CLICKHOUSE_HTTP_PORT": self.http_port}
+
     def install(self) -> None:
         server_command()
 

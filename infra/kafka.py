@@ -133,6 +133,11 @@ class LocalKafka(LocalServer):
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"ABSTREAM_KAFKA_PORT": self.port,
+                "ABSTREAM_KAFKA_CONTROLLER_PORT": self.controller_port}
+
     def install(self) -> None:
         install_jars(self.libs_dir)
 

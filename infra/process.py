@@ -90,13 +90,50 @@ def wait_until(
     """
     start = time.monotonic()
     while True:
-        if check():
+        # Alive after the check too: a dead server's port may be answered by another process.
+        if check() and alive():
             return time.monotonic() - start
         if not alive():
             raise InfraError(f"{what}: the process exited during start-up{_log_tail(log_file)}")
         if time.monotonic() - start > timeout:
             raise InfraError(f"{what}: not ready after {timeout:.0f} s{_log_tail(log_file)}")
         time.sleep(0.2)
+
+
+def listening_ports(session: int) -> set[int]:
+    """TCP ports that the processes of `session` (a server started in its own session, and
+    any children) listen on, read from /proc."""
+    inodes = _listening_sockets()
+    ports = set()
+    for pid in _session_pids(session):
+        with contextlib.suppress(FileNotFoundError, PermissionError, ProcessLookupError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    port = inodes.get(os.readlink(fd))
+                    if port is not None:
+                        ports.add(port)
+    return ports
+
+
+def _listening_sockets() -> dict[str, int]:
+    """'socket:[inode]' → port of every listening TCP socket (IPv4 and IPv6)."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    found[f"socket:[{fields[9]}]"] = int(fields[1].rsplit(":", 1)[1], 16)
+    return found
+
+
+def _session_pids(session: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            if int(stat.read_text().rsplit(")", 1)[-1].split()[3]) == session:
+                pids.append(int(stat.parent.name))
+    return pids
 
 
 def _cmdline(pid: int) -> str | None:

@@ -7,6 +7,7 @@ from difflib import get_close_matches
 
 from sinks.base import Sink
 from sinks.errors import SinkError
+from sinks.urls import redact
 
 
 def _clickhouse(url: str) -> Sink:
@@ -31,10 +32,10 @@ def open_sink(url: str) -> Sink:
         hint = get_close_matches(scheme, BACKENDS, n=1)
         did_you_mean = f" (did you mean {hint[0]}://?)" if hint else ""
         raise SinkError(
-            f"unknown sink URL {url!r}{did_you_mean}; valid schemes: "
+            f"unknown sink URL {redact(url)!r}{did_you_mean}; valid schemes: "
             + ", ".join(f"{name}://" for name in BACKENDS)
         )
     return BACKENDS[scheme](url)
 
 
-__all__ = ["BACKENDS", "Sink", "SinkError", "open_sink"]
+__all__ = ["BACKENDS", "Sink", "SinkError", "open_sink", "redact"]

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from chdb import session as chdb_session
 
 from sinks.base import Params, Row, Sink
-from sinks.errors import SinkError
+from sinks.errors import SinkError, store_failures
 from sinks.sql import identifier, literal, render
 
 INSERT_CHUNK_ROWS = 10_000
@@ -31,11 +31,10 @@ class ChdbSink(Sink):
         self.url = url
         self.path = Path(location)
         self.database = identifier(parse_qs(query).get("database", ["default"])[0])
-        self.path.mkdir(parents=True, exist_ok=True)
-        try:
+        # chDB raises plain RuntimeErrors of several kinds.
+        with store_failures(url, (Exception,), "cannot open chDB: "):
+            self.path.mkdir(parents=True, exist_ok=True)
             self._session = chdb_session.Session(str(self.path))
-        except Exception as exc:  # chDB raises plain RuntimeErrors of several kinds
-            raise SinkError(f"{url}: cannot open chDB: {exc}") from exc
 
     def command(self, sql: str, params: Params | None = None) -> None:
         self._run(render(sql, params), "CSV")
@@ -67,10 +66,8 @@ class ChdbSink(Sink):
     def _run(self, sql: str, fmt: str, quote_64bit: bool = True) -> str:
         if not quote_64bit:
             sql = f"{sql.rstrip().rstrip(';')} SETTINGS output_format_json_quote_64bit_integers=0"
-        try:
+        with store_failures(self.url, (Exception,)):  # chDB: every error is a plain one
             return self._session.query(sql, fmt).bytes().decode()
-        except Exception as exc:  # chDB reports every SQL error as a generic exception
-            raise SinkError(f"{self.url}: {exc}") from exc
 
 
 def _converter(column_type: str) -> Callable[[Any], Any]:

@@ -10,8 +10,11 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
 from sinks.base import Params, Row, Sink
-from sinks.errors import SinkError
+from sinks.errors import store_failures
 from sinks.sql import identifier
+
+# What the driver raises when the server is unreachable, hangs, or answers nonsense.
+DRIVER_FAILURES = (DriverError, OSError, EOFError, ValueError)
 
 
 class ClickHouseSink(Sink):
@@ -22,14 +25,16 @@ class ClickHouseSink(Sink):
         options = parse_qs(parts.query)
         self.url = url
         self.database = identifier(parts.path.strip("/") or "default")
-        self._client = Client(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 9000,
-            user=unquote(parts.username or "default"),
-            password=unquote(parts.password or ""),
-            connect_timeout=float(options.get("connect_timeout", ["5"])[0]),
-            send_receive_timeout=float(options.get("timeout", ["60"])[0]),
-        )
+        with store_failures(url, (ValueError,), "invalid URL: "):
+            # Short, bounded waits: a hung call holds the store and delays the worker's stop.
+            self._client = Client(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 9000,
+                user=unquote(parts.username or "default"),
+                password=unquote(parts.password or ""),
+                connect_timeout=float(options.get("connect_timeout", ["3"])[0]),
+                send_receive_timeout=float(options.get("timeout", ["30"])[0]),
+            )
 
     def command(self, sql: str, params: Params | None = None) -> None:
         self._run(sql, params)
@@ -49,7 +54,5 @@ class ClickHouseSink(Sink):
         self._client.disconnect()
 
     def _run(self, sql: str, params: Any) -> Any:
-        try:
+        with store_failures(self.url, DRIVER_FAILURES):
             return self._client.execute(sql, params)
-        except (DriverError, OSError, EOFError) as exc:
-            raise SinkError(f"{self.url}: {exc}") from exc

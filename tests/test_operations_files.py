@@ -25,9 +25,16 @@ WORKERS = [name for name, service in SERVICES.items() if service.get("command") 
 DASHBOARDS = sorted((ROOT / "configs" / "grafana" / "dashboards").glob("*.json"))
 
 
+SAMPLE_TOKENS = "ops:a-long-sample-token"
+
+
 def worker_settings(service: dict[str, Any]) -> dict[str, str]:
-    """The service's ABSTREAM_* variables, with `${VAR:-default}` taken at its default."""
-    return {name: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+    """The service's ABSTREAM_* variables, with `${VAR:-default}` taken at its default and
+    a required `${VAR:?message}` given a sample value."""
+    def value_of(value: object) -> str:
+        value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+        return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", SAMPLE_TOKENS, value)
+    return {name: value_of(value)
             for name, value in service["environment"].items() if name.startswith("ABSTREAM_")}
 
 
@@ -56,7 +63,7 @@ def test_worker_settings_are_real_and_valid(worker: str) -> None:
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.results_sink_url.startswith("clickhouse://") and "@clickhouse:9000/" in (
         settings.results_sink_url)
-    assert settings.token_actors  # writes are possible: the default token is valid
+    assert settings.token_actors  # writes are possible with the tokens the operator sets
 
 
 def test_published_ports_bind_to_loopback_only() -> None:
@@ -131,8 +138,7 @@ def test_compose_validates_where_docker_compose_is_installed(tmp_path: Path) -> 
     if os.environ.get("CI"):
         assert command, "no docker compose: ./run test installs Debian's docker-compose as root"
     if command:
-        result = subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "config",
-                                 "--quiet"], capture_output=True, text=True)
+        result = compose_config(command, tmp_path, ABSTREAM_API_TOKENS=SAMPLE_TOKENS)
         assert result.returncode == 0, result.stderr
         broken = tmp_path / "docker-compose.yml"  # and the check does catch a broken file
         broken.write_text("services:\n  worker:\n    image: abstream\n    ports: 6066\n")
@@ -142,3 +148,24 @@ def test_compose_validates_where_docker_compose_is_installed(tmp_path: Path) -> 
     # Either way: every service has an image or a build, and the workers' build exists.
     assert all("image" in s or "build" in s for s in SERVICES.values())
     assert (ROOT / "Dockerfile").exists() and "abstream" in (ROOT / "Dockerfile").read_text()
+
+
+def compose_config(command: list[str], tmp_path: Path,
+                   **env: str) -> subprocess.CompletedProcess[str]:
+    """`config` of the project's file with exactly `env` for ABSTREAM_* (no .env file)."""
+    (tmp_path / "empty.env").write_text("")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ABSTREAM_")}
+    return subprocess.run([*command, "--env-file", str(tmp_path / "empty.env"), "-f",
+                           str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+                          capture_output=True, text=True, env={**clean, **env})
+
+
+def test_compose_refuses_to_start_workers_without_api_tokens(tmp_path: Path) -> None:
+    """No published fallback token: without ABSTREAM_API_TOKENS compose stops and says why."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither docker compose nor docker-compose is installed")
+    unset = compose_config(command, tmp_path)
+    assert unset.returncode != 0
+    assert "ABSTREAM_API_TOKENS" in unset.stderr and "actor:token" in unset.stderr, unset.stderr
+    assert compose_config(command, tmp_path, ABSTREAM_API_TOKENS=SAMPLE_TOKENS).returncode == 0

@@ -192,6 +192,19 @@ def drop_queued(queue: Any, tps: Collection[TP]) -> None:
         queue._wakeup_next(queue._putters)
 
 
+def stop_waiting_for(app: faust.App, topic: str) -> None:
+    """Stop Faust's shutdown from waiting for `topic`'s messages to be acknowledged.
+
+    A sink writer that gives up its batch at shutdown never acknowledges them, so their
+    offsets are not committed and the next worker reads them again; Faust 0.15.3's stop
+    would wait for them in the private ``Consumer._unacked_messages`` until killed.
+    Messages another agent still holds are only read again, which the join tolerates.
+    """
+    consumer = app.consumer
+    consumer._unacked_messages -= {message for message in consumer._unacked_messages
+                                   if message.tp.topic == topic}
+
+
 def set_current_event(event: faust.EventT) -> None:
     """Make `event` the one table reads and writes go with: its partition picks the
     RocksDB store read or written, and the changelog partition. Inside a batch from
