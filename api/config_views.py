@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.experiment_admin import AdminError, ExperimentAdmin
 from agents.readiness import WorkerState, waiting_for
+from schemas.events import too_deep
 from topology.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ OPEN_READS = web.AppKey("open_reads", bool)
 # (assigned, rebalancing, recovering) of the worker's Faust app; absent: no app to wait for.
 StreamState = Callable[[], tuple[bool, bool, bool]]
 STREAMS = web.AppKey("streams", object)
+MAX_JSON_DEPTH = 64  # arrays and objects in a request body: configs nest conditions
 
 
 def build_api(admin: ExperimentAdmin, settings: Settings,
@@ -105,11 +107,17 @@ def _admin(request: web.Request, write: bool = False) -> tuple[ExperimentAdmin, 
     return admin, actor
 
 
-async def read_json(request: web.Request) -> Any:
+async def read_json(request: web.Request, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    nested = HttpError(400, f"the body is nested more than {max_depth} levels deep")
     try:
-        return await request.json()
+        body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # json.loads ran out of stack
+        raise nested from None
+    if too_deep(body, max_depth):
+        raise nested
+    return body
 
 
 def _if_match(request: web.Request) -> int | None:
