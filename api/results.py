@@ -20,7 +20,7 @@ from agents.results_store import ResultsStore
 from analysis.report import experiment_report
 from experiments import ConfigSnapshot
 from sinks import SinkError
-from sinks.totals import variant_totals
+from sinks.totals import mismatched_users, variant_totals
 
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
 
@@ -43,12 +43,14 @@ class Results:
         cached = self.cache.get((key, dimension))
         if cached and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
+        phase = experiment.phase
         try:
             totals = await self.store.call(partial(variant_totals, experiment=key,
                                                    dimension=dimension))
+            mismatched = await self.store.call(partial(mismatched_users, experiment=key,
+                                                       phase=phase))
         except SinkError as exc:
             raise web.HTTPServiceUnavailable(reason=f"results store unavailable: {exc}") from exc
-        phase = experiment.phase
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
         newest = max((t.newest_exposure_ms for t in totals), default=None)
@@ -62,9 +64,19 @@ class Results:
             "slices": experiment_report(
                 [v.key for v in experiment.variants], experiment.weights, metrics,
                 totals),
+            "mismatched_users": mismatched,
+            "notes": _notes(mismatched),
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report
+
+
+def _notes(mismatched: int) -> list[str]:
+    if not mismatched:
+        return []
+    return [f"{mismatched} users have an exposure whose variant is not the one the "
+            "configuration assigns them (a stale client, or forged input): the figures "
+            "include them"]
 
 
 RESULTS = web.AppKey("results", Results)
