@@ -9,8 +9,7 @@
   with an ``events`` list. Valid events are produced; invalid ones are answered by
   index and written to the dead-letter topic with the reason. The answer comes only
   after Kafka acknowledged everything, so a 2xx never loses an event; if Kafka
-  fails the answer is 503 and the whole batch may be sent again (event ids make
-  the retry harmless).
+  fails the answer is 503 and the batch may be sent again (event ids make it harmless).
 """
 
 from __future__ import annotations

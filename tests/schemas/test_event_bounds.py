@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from experiments import ConfigSnapshot, ExperimentClient, assign, parse_config
 from schemas import decode, encode
 from schemas.events import (
     EventLimits,
@@ -83,3 +84,19 @@ def test_one_builder_gives_exposures_that_pass_the_check() -> None:
     assert exposure["attributes"] == {"pro": "true", "n": "3"}
     assert exposure["received_at"] == NOW and exposure["override"] is False
     assert check_exposure(exposure, NOW, EventLimits()) == exposure
+
+
+def test_the_sdk_and_the_intake_write_attributes_alike() -> None:
+    config, _ = parse_config({"experiments": [{
+        "key": "x", "status": "active", "coverage": 100,
+        "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}]}]})
+    snapshot = ConfigSnapshot.build(config)
+    attributes = {"pro": True, "beta": False, "n": 3, "country": "US"}
+    found = assign(snapshot, "x", "u1", attributes)
+    assert found is not None
+    record = ExperimentClient(snapshot).new_exposure("u1", found, attributes)
+    assert record is not None
+    checked = check_exposure({"user_id": "u1", "experiment": "x", "variant": "a",
+                              "attributes": attributes}, NOW)
+    assert record.attributes == checked["attributes"] == {
+        "pro": "true", "beta": "false", "n": "3", "country": "US"}
