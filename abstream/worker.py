@@ -117,7 +117,8 @@ def build_worker(settings: Settings) -> tuple[faust.App, WorkerServices]:
     if settings.repartition:
         register_repartition(app, settings)
     if settings.write_results:
-        register_sink_writer(app, settings, server.results_store)
+        register_sink_writer(app, settings, server.results_store,
+                             server.config.state.snapshot)
         register_srm_monitor(app, settings, server.config, server.results_store)
     return app, server
 

@@ -30,6 +30,8 @@ from experiments.attribution import (
     phase_key,
 )
 from experiments.dedup import Verdict
+from experiments.exposures import unknown_reason
+from experiments.snapshot import ConfigSnapshot
 from schemas import SchemaError, decode, encode
 from topology.topics import TopicNames
 
@@ -53,16 +55,22 @@ class JoinProcessor:
         topics: TopicNames,
         experiments: Callable[[], Mapping[str, ExperimentRules]],
         rules: AttributionRules | None = None,
+        config: Callable[[], ConfigSnapshot] | None = None,
     ) -> None:
+        """`config`: the live configuration that exposures must name things of (None: no
+        check, for tests of attribution alone)."""
         self.load_user = load_user
         self.topics = topics
         self.experiments = experiments
         self.rules = rules or AttributionRules()
+        self.config = config
         self.watermark_ms = 0  # the newest event time read, for the lag metric
+        self._snapshot: ConfigSnapshot | None = None
 
     def process(self, messages: Sequence[Message]) -> Outcome:
         outcome = Outcome()
         experiments = self.experiments()
+        self._snapshot = self.config() if self.config else None
         touched: dict[str, UserState] = {}
         last_message: dict[str, int] = {}
         changed: set[str] = set()
@@ -95,6 +103,12 @@ class JoinProcessor:
     def _apply(self, user: UserState, is_exposure: bool, record: dict[str, Any], topic: str,
                key: bytes | None, payload: bytes, experiments: Mapping[str, ExperimentRules],
                dead_letters: list[DeadLetter]) -> None:
+        # Exposures produced straight to Kafka skipped the intake's check of their names.
+        unknown = (unknown_reason(self._snapshot, record)
+                   if is_exposure and self._snapshot is not None else None)
+        if unknown is not None:
+            dead_letters.append(self._dead(topic, key, payload, unknown))
+            return
         event_time = record["timestamp"]
         verdict = user.check(record["event_id"], event_time)
         if verdict is Verdict.TOO_LATE:

@@ -18,6 +18,10 @@ DEAD_LETTERS = Counter("abstream_dead_letters_total", "Input sent to the dead-le
 LATE_EVENTS = Counter("abstream_late_events_total", "Events too old to deduplicate safely")
 LATE_EXPOSURES = Counter("abstream_late_exposures_total",
                          "Exposures older than the grace period: attribution may be inexact")
+EXPOSURE_MISMATCHES = Counter(
+    "abstream_exposure_mismatches_total",
+    "Exposures of the current phase whose variant the config does not assign the user",
+    ["experiment"])
 MULTIPLE_EXPOSURES = Counter("abstream_multiple_exposures_total",
                              "Exposures to a second variant in the same phase")
 FACTS = Counter("abstream_facts_emitted_total", "Per-user fact rows emitted")

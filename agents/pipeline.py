@@ -53,7 +53,8 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
             set_current_event(in_partition[partition])
             return users.get(user_id)
 
-        processor = JoinProcessor(load_user, topics, experiments, settings.attribution)
+        processor = JoinProcessor(load_user, topics, experiments, settings.attribution,
+                                  config.state.snapshot)
         # Batches: a user touched several times in one is stored and emitted once.
         # Faust acknowledges a batch's messages only after this loop body is done.
         async for events in stream.take_events(settings.join_batch_max,

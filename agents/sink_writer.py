@@ -26,6 +26,8 @@ import faust
 
 from agents import metrics
 from agents.results_store import ResultsStore
+from experiments import ConfigSnapshot
+from experiments.exposures import disagrees
 from schemas import SchemaError, decode
 from sinks import Sink, SinkError
 from sinks.tables import (
@@ -90,13 +92,14 @@ class Feed:
 Message = tuple[str, int, int, bytes | None]  # topic, partition, offset, value
 
 
-def feeds(topics: TopicNames) -> dict[str, Feed]:
-    """Every topic the store keeps, by topic name."""
+def feeds(topics: TopicNames,
+          config: Callable[[], ConfigSnapshot] | None = None) -> dict[str, Feed]:
+    """Every topic the store keeps, by topic name; `config` flags mismatched exposures."""
     return {
         topics.facts: Feed("user_metrics", USER_METRIC_COLUMNS, "fact",
                            lambda fact, _: user_metric_rows(fact)),
         topics.exposures: Feed("exposures_raw", EXPOSURE_COLUMNS, "exposure",
-                               lambda exposure, _: [exposure_row(exposure)]),
+                               lambda exposure, _: [_exposure_row(exposure, config)]),
         topics.events: Feed("events_raw", EVENT_COLUMNS, "goal_event",
                             lambda event, _: [event_row(event)]),
         topics.deadletter: Feed("dead_letters", DEAD_LETTER_COLUMNS, "dead_letter",
@@ -104,6 +107,15 @@ def feeds(topics: TopicNames) -> dict[str, Feed]:
         topics.config_audit: Feed("experiment_audit", AUDIT_COLUMNS, "audit_record",
                                   lambda record, _: [audit_row(record)]),
     }
+
+
+def _exposure_row(exposure: dict[str, Any],
+                  config: Callable[[], ConfigSnapshot] | None) -> tuple[Any, ...]:
+    # Against the config of now: before the worker has read it, nothing is flagged.
+    mismatched = config is not None and disagrees(config(), exposure)
+    if mismatched:
+        metrics.EXPOSURE_MISMATCHES.labels(exposure["experiment"]).inc()
+    return exposure_row(exposure, mismatched)
 
 
 def feed_rows(feed: Feed, messages: list[Message]) -> tuple[list[tuple[Any, ...]], int]:
@@ -118,8 +130,9 @@ def feed_rows(feed: Feed, messages: list[Message]) -> tuple[list[tuple[Any, ...]
     return rows, broken
 
 
-def register_sink_writer(app: faust.App, settings: Settings, store: ResultsStore) -> None:
-    for topic, feed in feeds(settings.topics).items():
+def register_sink_writer(app: faust.App, settings: Settings, store: ResultsStore,
+                         config: Callable[[], ConfigSnapshot] | None = None) -> None:
+    for topic, feed in feeds(settings.topics, config).items():
         _register_feed(app, settings, store, topic, feed)
 
 

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from agents.experiment_admin import AdminError
 from errors import AbstreamError
+from schemas.events import too_deep
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -97,21 +98,9 @@ def parse_json(raw: bytes | str) -> Any:
     try:
         return json.loads(raw)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise ValueError("nested too deeply for the parser") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(str(exc)) from None
-
-
-def nesting_depth(value: Any, limit: int) -> int:
-    """How deep `value` nests lists and objects, counting no further than `limit` + 1."""
-    deepest, stack = 0, [(value, 1)]
-    while stack and deepest <= limit:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 async def read_json(request: web.Request, max_depth: int = MAX_DEPTH) -> Any:
@@ -120,8 +109,8 @@ async def read_json(request: web.Request, max_depth: int = MAX_DEPTH) -> Any:
         value = parse_json(await body_of(request))
     except ValueError as exc:
         raise HttpError(400, f"the body is not valid JSON: {exc}") from None
-    if nesting_depth(value, max_depth) > max_depth:
-        raise HttpError(400, f"the body is nested too deeply (more than {max_depth} levels)")
+    if too_deep(value, max_depth):
+        raise HttpError(400, f"the body is nested more than {max_depth} levels deep")
     return value
 
 

@@ -9,8 +9,7 @@
   with an ``events`` list. Valid events are produced; invalid ones are answered by
   index and written to the dead-letter topic with the reason. The answer comes only
   after Kafka acknowledged everything, so a 2xx never loses an event; if Kafka
-  fails the answer is 503 and the whole batch may be sent again (event ids make
-  the retry harmless).
+  fails the answer is 503 and the batch may be sent again (event ids make it harmless).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -30,12 +29,23 @@ from agents import metrics
 from api.http import HttpError, body_of, flag, parse_json, read_json
 from experiments import Assignment, ConfigSnapshot, ExperimentClient, assign_all
 from experiments.client import ExposureRecord
-from schemas.events import EventLimits, InvalidEvent, check_exposure, check_goal
-from topology.producer import EventProducer
+from experiments.exposures import unknown_reason
+from schemas.events import (
+    EventLimits,
+    InvalidEvent,
+    check_exposure,
+    check_goal,
+    exposure_event,
+    too_deep,
+    valid_text,
+)
+from topology.producer import EventProducer, encode_dead_letters, encode_records
 from topology.tokens import Scope
 
 log = logging.getLogger(__name__)
 MAX_DEAD_LETTER_BYTES = 512 * 1024
+MAX_KEY_CHARS = 1024
+SOURCE_ACTIVATION = "http:/assignments"
 RESERVED_QUERY = frozenset({"user_id", "activate"})
 
 
@@ -92,26 +102,56 @@ async def _answer_assignments(ingestion: Ingestion, user_id: Any, attributes: di
     if not isinstance(user_id, str) or not user_id:
         raise HttpError(422, "user_id: a non-empty string is required")
     snapshot = ingestion.snapshot()
-    result = assign_all(snapshot, user_id, attributes)
-    logged = 0
-    answer: dict[str, Any] = {"user_id": user_id, "config_version": snapshot.version}
+    valid = _valid_inputs(user_id, attributes)
+    # Text that is not valid Unicode never reaches the hash: C code has crashed on it.
+    result = assign_all(snapshot, user_id if valid else None, attributes)
+    answer: dict[str, Any] = {"user_id": user_id if valid else _shown(user_id),
+                              "config_version": snapshot.version}
+    if not valid:
+        answer["error"] = "user_id and attributes must be valid Unicode (no lone surrogates)"
     if activate:
-        records = [record for a in result.values()
-                   if (record := ingestion.activations.new_exposure(user_id, a, attributes))]
-        try:
-            await ingestion.producer.send_exposures([_exposure(r) for r in records],
-                                                    checked=True)
-            logged = len(records)
-        except KafkaError as exc:  # the page still gets its variants; a later call retries
-            for record in records:
-                ingestion.activations.forget(record)
-            answer["exposure_error"] = f"exposures not logged: {exc}"
-        answer["exposures_logged"] = logged
+        answer.update(await _activate(ingestion, user_id, result.values(), attributes))
     head = json.dumps(answer)[:-1]
     fragments = ingestion.fragments.of(snapshot)
     body = ",".join(fragments(key, a) for key, a in result.items())
     return web.Response(text=f'{head}, "assignments": {{{body}}}}}',
                         content_type="application/json")
+
+
+def _valid_inputs(user_id: str, attributes: dict[str, Any]) -> bool:
+    return valid_text(user_id) and all(
+        valid_text(str(k)) and (not isinstance(v, str) or valid_text(v))
+        for k, v in attributes.items())
+
+
+async def _activate(ingestion: Ingestion, user_id: str, assignments: Iterable[Assignment],
+                    attributes: dict[str, Any]) -> dict[str, Any]:
+    """Log the exposures of enrolled assignments, checked like those of POST /exposures."""
+    records = [record for a in assignments
+               if (record := ingestion.activations.new_exposure(user_id, a, attributes))]
+    exposures, refused, errors = [], [], []
+    for record in records:
+        event = _exposure(record, attributes)
+        try:
+            exposures.append(check_exposure(event, record.timestamp, ingestion.limits))
+        except InvalidEvent as exc:
+            ingestion.activations.forget(record)
+            refused.append((_key_of(event), _raw(event), str(exc)))
+            errors.append(str(exc))
+    producer = ingestion.producer
+    try:
+        encoded = encode_records("exposure", exposures, checked=True)
+        letters = encode_dead_letters(producer.topics.exposures, SOURCE_ACTIVATION, refused)
+        await producer.send_encoded(producer.topics.exposures, encoded)
+        await producer.send_encoded(producer.topics.deadletter, letters)
+    except KafkaError as exc:  # the page still gets its variants; a later call retries
+        for record in records:
+            ingestion.activations.forget(record)
+        return {"exposure_error": f"exposures not logged: {exc}", "exposures_logged": 0}
+    answer: dict[str, Any] = {"exposures_logged": len(exposures)}
+    if errors:
+        answer["exposure_error"] = f"exposures not logged: {'; '.join(errors)}"
+    return answer
 
 
 class AssignmentFragments:
@@ -142,28 +182,38 @@ class AssignmentFragments:
         return fragment
 
 
-def _exposure(record: ExposureRecord) -> dict[str, Any]:
-    return {"event_id": record.event_id, "user_id": record.user_id,
-            "experiment": record.experiment, "variant": record.variant, "phase": record.phase,
-            "config_version": record.config_version, "timestamp": record.timestamp,
-            "received_at": record.timestamp, "attributes": record.attributes,
-            "source": "http:/assignments", "override": record.override}
+def _exposure(record: ExposureRecord, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The activation's exposure, with the request's own attributes for the check."""
+    return exposure_event(
+        event_id=record.event_id, user_id=record.user_id, experiment=record.experiment,
+        variant=record.variant, phase=record.phase, config_version=record.config_version,
+        timestamp=record.timestamp, attributes=attributes, source=SOURCE_ACTIVATION,
+        override=record.override)
 
 
 async def post_exposures(request: web.Request) -> web.Response:
     ingestion = request.app[INGESTION]
-    return await _ingest(request, ingestion.producer.topics.exposures, check_exposure,
-                         partial(ingestion.producer.send_exposures, checked=True))
+    return await _ingest(request, ingestion.producer.topics.exposures, "exposure",
+                         partial(_known_exposure, ingestion.snapshot()))
 
 
 async def post_events(request: web.Request) -> web.Response:
     ingestion = request.app[INGESTION]
-    return await _ingest(request, ingestion.producer.topics.events, check_goal,
-                         partial(ingestion.producer.send_goals, checked=True))
+    return await _ingest(request, ingestion.producer.topics.events, "goal_event", check_goal)
+
+
+def _known_exposure(snapshot: ConfigSnapshot, raw: Any, received_at: int,
+                    limits: EventLimits) -> dict[str, Any]:
+    """A checked exposure that names an experiment, variant and phase of the config."""
+    exposure = check_exposure(raw, received_at, limits)
+    reason = unknown_reason(snapshot, exposure)
+    if reason is not None:
+        raise InvalidEvent(reason)
+    return exposure
 
 
 async def _ingest(
-    request: web.Request, topic: str, check: Callable, send: Callable
+    request: web.Request, topic: str, schema: str, check: Callable
 ) -> web.Response:
     ingestion = request.app[INGESTION]
     source = f"http:{request.path}"
@@ -176,10 +226,13 @@ async def _ingest(
         except InvalidEvent as exc:
             rejected.append({"index": index, "error": str(exc)})
             failures.append((_key_of(event), _raw(event), str(exc)))
+    producer = ingestion.producer
+    # Everything is encoded before anything is sent: an error cannot leave half a batch.
+    records = encode_records(schema, valid, checked=True)
+    letters = encode_dead_letters(topic, source, failures)
     try:
-        await send(valid)
-        if failures:
-            await ingestion.producer.send_dead_letters(topic, source, failures)
+        await producer.send_encoded(topic, records)
+        await producer.send_encoded(producer.topics.deadletter, letters)
     except KafkaError as exc:
         log.warning("Kafka refused a batch for %s: %s", topic, exc)
         raise HttpError(503, f"Kafka is unavailable ({exc}); send the batch again") from None
@@ -195,6 +248,10 @@ async def _batch(request: web.Request, ingestion: Ingestion, topic: str,
     except ValueError as exc:
         await _refuse_body(ingestion, topic, source, raw, f"not JSON: {exc}")
         raise HttpError(400, f"the body is not JSON: {exc}") from None
+    if too_deep(body, ingestion.limits.max_depth):
+        reason = f"nested more than {ingestion.limits.max_depth} levels deep"
+        await _refuse_body(ingestion, topic, source, raw, reason)
+        raise HttpError(400, f"the body is {reason}")
     events = body.get("events") if isinstance(body, dict) else body
     if not isinstance(events, list):
         await _refuse_body(ingestion, topic, source, raw, "not a list of events")
@@ -217,10 +274,20 @@ async def _refuse_body(ingestion: Ingestion, topic: str, source: str, raw: bytes
 
 
 def _key_of(event: Any) -> bytes | None:
+    """The dead letter's key: the user id as far as it is text, never more than a few KiB."""
     user = event.get("user_id") if isinstance(event, dict) else None
-    return user.encode() if isinstance(user, str) else None
+    if not isinstance(user, str):
+        return None
+    return user[:MAX_KEY_CHARS].encode("utf-8", "backslashreplace")
 
 
 def _raw(event: Any) -> bytes:
-    raw = json.dumps(event, default=str).encode()
+    try:  # ASCII JSON: lone surrogates come out escaped, as they came in
+        raw = json.dumps(event, default=str).encode()
+    except (ValueError, RecursionError) as exc:
+        raw = f"(not shown: {exc})".encode()
     return raw[:MAX_DEAD_LETTER_BYTES]
+
+
+def _shown(text: str) -> str:
+    return text[:MAX_KEY_CHARS].encode("utf-8", "backslashreplace").decode()

@@ -21,7 +21,7 @@ from agents.results_store import ResultsStore
 from analysis.report import experiment_report
 from experiments import ConfigSnapshot
 from sinks import Sink, SinkError
-from sinks.totals import exposed_users_by_slice, variant_totals
+from sinks.totals import exposed_users_by_slice, mismatched_users, variant_totals
 
 T = TypeVar("T")
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
@@ -51,6 +51,7 @@ class Results:
         exposed = await self._query(partial(exposed_users_by_slice, experiment=key,
                                             phase=experiment.phase, dimension=dimension))
         phase = experiment.phase
+        mismatched = await self._query(partial(mismatched_users, experiment=key, phase=phase))
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
         newest = max((t.newest_exposure_ms for t in totals), default=None)
@@ -64,6 +65,8 @@ class Results:
             "slices": experiment_report(
                 [v.key for v in experiment.variants], experiment.weights, metrics,
                 totals, exposed),
+            "mismatched_users": mismatched,
+            "notes": _notes(mismatched),
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report
@@ -79,6 +82,14 @@ class Results:
             raise web.HTTPServiceUnavailable(
                 reason=f"results store unavailable: it did not answer in "
                        f"{STORE_TIMEOUT_S:g} s") from None
+
+
+def _notes(mismatched: int) -> list[str]:
+    if not mismatched:
+        return []
+    return [f"{mismatched} users have an exposure whose variant is not the one the "
+            "configuration assigns them (a stale client, or forged input): the figures "
+            "include them"]
 
 
 RESULTS = web.AppKey("results", Results)

@@ -146,6 +146,8 @@ class UserContext:
 
 
 def _string_attributes(attributes: Any) -> dict[str, str]:
+    """As the intake stores them (`schemas.events.attribute_text`): one slice per value."""
     if not isinstance(attributes, Mapping):
         return {}
-    return {str(k): str(v) for k, v in attributes.items() if v is not None}
+    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v))
+            for k, v in attributes.items() if v is not None}

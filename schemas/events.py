@@ -3,8 +3,12 @@
 Each check returns the record to produce, or raises `InvalidEvent` with a
 reason that names the field. Rules beyond the schema's types:
 
-- ids and names are non-empty strings of at most `max_string_length` characters;
-- attributes are at most `max_attributes` string (or number or boolean) values;
+- ids and names are non-empty strings of at most `max_id_length` characters;
+- attributes are at most `max_attributes` string (or number or boolean) values of
+  at most `max_attribute_length` characters, booleans written "true"/"false";
+- every string kept is valid Unicode: a lone UTF-16 surrogate (JSON allows
+  ``"\\ud800"``) cannot be encoded as UTF-8, and hashing libraries written in C
+  have crashed on one, so it is refused here, before anything else sees it;
 - `timestamp` (ms since the epoch, event time) defaults to the time received.
   A timestamp up to `max_future_skew_ms` ahead of the receiving clock is
   clamped to it (client clocks run fast); further ahead it is refused, since it
@@ -14,6 +18,7 @@ reason that names the field. Rules beyond the schema's types:
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,11 +34,51 @@ class InvalidEvent(AbstreamError):
     """An event that cannot be used; the message says which field and why."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 @dataclass(frozen=True)
 class EventLimits:
-    max_string_length: int = 512
+    max_id_length: int = 256  # ids, names, attribute names
+    max_attribute_length: int = 1024
     max_attributes: int = 64
+    max_depth: int = 32  # of a whole body of events, in JSON arrays and objects
     max_future_skew_ms: int = 5 * 60 * 1000
+
+
+def valid_text(value: str) -> bool:
+    """True if `value` can be encoded as UTF-8 (has no lone surrogate)."""
+    return value.isascii() or _SURROGATE.search(value) is None  # isascii() is O(1)
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """True if JSON-like `value` nests more than `limit` arrays and objects (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [child for item in level if isinstance(item, list | dict)
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return True
+
+
+def exposure_event(*, event_id: str, user_id: str, experiment: str, variant: str, phase: int,
+                   config_version: int, timestamp: int, attributes: Mapping[str, Any],
+                   source: str, override: bool = False,
+                   received_at: int | None = None) -> dict[str, Any]:
+    """An Exposure record, attributes written as strings the way the intake writes them."""
+    return {"event_id": event_id, "user_id": user_id, "experiment": experiment,
+            "variant": variant, "phase": phase, "config_version": config_version,
+            "timestamp": timestamp,
+            "received_at": timestamp if received_at is None else received_at,
+            "attributes": {str(k): attribute_text(v) for k, v in attributes.items()
+                           if v is not None},
+            "source": source, "override": override}
+
+
+def attribute_text(value: str | int | float | bool) -> str:
+    """How an attribute value is stored: booleans as "true"/"false", the rest as str()."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def check_exposure(raw: Any, received_at: int, limits: EventLimits = EventLimits()) -> dict:
@@ -80,8 +125,10 @@ def _text(event: Mapping, name: str, limits: EventLimits, default: str | None = 
         raise InvalidEvent(f"{name}: must be a string, not {_kind(value)}")
     if not value and default is None:
         raise InvalidEvent(f"{name}: must not be empty")
-    if len(value) > limits.max_string_length:
-        raise InvalidEvent(f"{name}: longer than {limits.max_string_length} characters")
+    if len(value) > limits.max_id_length:
+        raise InvalidEvent(f"{name}: longer than {limits.max_id_length} characters")
+    if not valid_text(value):
+        raise InvalidEvent(f"{name}: not valid Unicode (a lone surrogate)")
     return value
 
 
@@ -140,15 +187,26 @@ def _attributes(event: Mapping, limits: EventLimits) -> dict[str, str]:
         raise InvalidEvent(f"attributes: more than {limits.max_attributes}")
     attributes = {}
     for key, value in raw.items():
+        key = str(key)
+        if len(key) > limits.max_id_length:
+            raise InvalidEvent(f"attributes: a name is longer than {limits.max_id_length}")
         if value is None:
             continue
         if not isinstance(value, str | int | float | bool):
-            raise InvalidEvent(f"attributes.{key}: must be a string, number or boolean")
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        if len(key) > limits.max_string_length or len(text) > limits.max_string_length:
-            raise InvalidEvent(f"attributes.{key}: longer than {limits.max_string_length}")
-        attributes[str(key)] = text
+            raise InvalidEvent(f"attributes.{_shown(key)}: must be a string, number or boolean")
+        text = attribute_text(value)
+        if len(text) > limits.max_attribute_length:
+            raise InvalidEvent(f"attributes.{_shown(key)}: longer than "
+                               f"{limits.max_attribute_length} characters")
+        if not (valid_text(key) and valid_text(text)):
+            raise InvalidEvent(f"attributes.{_shown(key)}: not valid Unicode (a lone surrogate)")
+        attributes[key] = text
     return attributes
+
+
+def _shown(name: str) -> str:
+    """A name as it can appear in a reason: valid Unicode, and short."""
+    return name[:64].encode("utf-8", "backslashreplace").decode()
 
 
 def _kind(value: Any) -> str:

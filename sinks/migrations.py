@@ -4,7 +4,9 @@ Each migration is a list of statements with a `{database}` placeholder. The
 versions applied are recorded in `schema_migrations`; `migrate` applies the
 missing ones in order and returns their versions. Every statement is also
 idempotent on its own (IF NOT EXISTS), so a migration interrupted half-way is
-simply applied again. The SQL runs unchanged on ClickHouse 18.16 and on chDB.
+simply applied again; ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so a
+migration's new columns are added only where `system.columns` does not list them.
+The SQL runs unchanged on ClickHouse 18.16 and on chDB.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    columns: tuple[tuple[str, str, str], ...] = ()  # (table, column, type and default)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -35,6 +38,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "srm_alerts", (SRM_ALERTS,)),
     Migration(4, "events_raw, dead_letters and experiment_audit",
               (EVENTS_RAW, DEAD_LETTERS, EXPERIMENT_AUDIT)),
+    Migration(5, "exposures_raw.mismatched", (),
+              (("exposures_raw", "mismatched", "UInt8 DEFAULT 0"),)),
 )
 
 _LEDGER = """
@@ -63,7 +68,16 @@ def migrate(sink: Sink, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[
             continue
         for statement in migration.statements:
             sink.command(statement.format(database=sink.database))
+        for table, column, kind in migration.columns:
+            _add_column(sink, table, column, kind)
         sink.insert("schema_migrations", ["version", "name"],
                     [(migration.version, migration.name)])
         applied.append(migration.version)
     return applied
+
+
+def _add_column(sink: Sink, table: str, column: str, kind: str) -> None:
+    rows = sink.query("SELECT name FROM system.columns WHERE database = %(database)s"
+                      " AND table = %(table)s", {"database": sink.database, "table": table})
+    if column not in {name for (name,) in rows}:
+        sink.command(f"ALTER TABLE {sink.database}.{table} ADD COLUMN {column} {kind}")

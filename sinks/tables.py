@@ -11,10 +11,11 @@ from experiments.attribution import NUMERATOR, metric_of, ratio_keys
 
 EXPOSURE_COLUMNS = (
     "event_id", "user_id", "experiment", "variant", "phase", "config_version",
-    "timestamp_ms", "received_at_ms", "source", "is_override",
+    "timestamp_ms", "received_at_ms", "source", "is_override", "mismatched",
 )
 
 # One row per exposure event; a replayed event_id collapses on merge (or with FINAL).
+# `mismatched` (added by migration 5): the variant is not the one the config assigns.
 EXPOSURES_RAW = """
 CREATE TABLE IF NOT EXISTS {database}.exposures_raw (
     event_id String,
@@ -84,12 +85,13 @@ def user_metric_rows(fact: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def exposure_row(exposure: dict[str, Any]) -> tuple[Any, ...]:
+def exposure_row(exposure: dict[str, Any], mismatched: bool = False) -> tuple[Any, ...]:
     """A decoded Exposure record as an `exposures_raw` row."""
     return (
         exposure["event_id"], exposure["user_id"], exposure["experiment"], exposure["variant"],
         exposure["phase"], exposure["config_version"], exposure["timestamp"],
         exposure["received_at"], exposure["source"], int(exposure["override"]),
+        int(mismatched),
     )
 
 

@@ -146,3 +146,16 @@ def exposed_users_by_slice(sink: Sink, experiment: str, phase: int,
 def exposed_users(sink: Sink, experiment: str, phase: int) -> dict[str, int]:
     """Users per variant with a fact in the experiment's phase."""
     return exposed_users_by_slice(sink, experiment, phase).get("", {})
+
+MISMATCHED_SQL = """
+SELECT uniqExact(user_id)
+FROM {database}.exposures_raw
+WHERE experiment = %(experiment)s AND phase = %(phase)s AND mismatched = 1
+"""
+
+
+def mismatched_users(sink: Sink, experiment: str, phase: int) -> int:
+    """Users with an exposure of the phase whose variant the config does not assign them."""
+    rows = sink.query(MISMATCHED_SQL.format(database=sink.database),
+                      {"experiment": experiment, "phase": phase})
+    return int(rows[0][0]) if rows else 0

@@ -20,6 +20,7 @@ from schemas import encode
 from topology.topics import TopicNames
 
 LINGER_MS = 5  # wait this long to fill a batch: more throughput for little latency
+Encoded = tuple[bytes | None, bytes]  # key, framed value
 
 
 class EventProducer:
@@ -50,29 +51,37 @@ class EventProducer:
         self, records: Sequence[dict[str, Any]], *, checked: bool = False
     ) -> None:
         """Produce Exposure records; `checked`: they come from `check_exposure` already."""
-        await self._send_all(self.topics.exposures, "exposure", records, checked)
+        await self.send_encoded(self.topics.exposures, encode_records("exposure", records, checked))
 
     async def send_goals(self, records: Sequence[dict[str, Any]], *, checked: bool = False) -> None:
         """Produce GoalEvent records; `checked`: they come from `check_goal` already."""
-        await self._send_all(self.topics.events, "goal_event", records, checked)
+        await self.send_encoded(self.topics.events, encode_records("goal_event", records, checked))
 
     async def send_dead_letters(
         self, topic: str, source: str, failures: Iterable[tuple[bytes | None, bytes, str]]
     ) -> None:
         """Dead-letter (key, raw payload, reason) triples that were headed for `topic`."""
-        now = int(time.time() * 1000)
-        letters = [{"topic": topic, "key": key, "payload": payload, "error": error,
-                    "received_at": now, "source": source} for key, payload, error in failures]
-        futures = [await self._client.send(self.topics.deadletter,
-                                             encode("dead_letter", letter), key=letter["key"])
-                   for letter in letters]
+        letters = encode_dead_letters(topic, source, failures)
+        await self.send_encoded(self.topics.deadletter, letters)
+
+    async def send_encoded(self, topic: str, records: Sequence[Encoded]) -> None:
+        """Send (key, value) pairs and return once Kafka acknowledged them all (or raise)."""
+        futures = [await self._client.send(topic, value, key=key) for key, value in records]
         await asyncio.gather(*futures)
 
-    async def _send_all(
-        self, topic: str, schema: str, records: Sequence[dict[str, Any]], checked: bool
-    ) -> None:
-        """Send every record and return once Kafka acknowledged them all (or raise)."""
-        futures = [await self._client.send(topic, encode(schema, record, validate=not checked),
-                                           key=record["user_id"].encode())
-                   for record in records]
-        await asyncio.gather(*futures)
+
+def encode_records(schema: str, records: Sequence[dict[str, Any]],
+                   checked: bool = False) -> list[Encoded]:
+    """Every record encoded and keyed by user, before any is sent: a record that cannot
+    be encoded raises here, not after others of its batch were written."""
+    return [(record["user_id"].encode(), encode(schema, record, validate=not checked))
+            for record in records]
+
+
+def encode_dead_letters(topic: str, source: str,
+                        failures: Iterable[tuple[bytes | None, bytes, str]]) -> list[Encoded]:
+    now = int(time.time() * 1000)
+    return [(key, encode("dead_letter", {"topic": topic, "key": key, "payload": payload,
+                                         "error": error, "received_at": now,
+                                         "source": source}))
+            for key, payload, error in failures]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.join import JoinProcessor
-from experiments import parse_config
+from experiments import ConfigSnapshot, parse_config
 from experiments.attribution import ExperimentRules
 from schemas import decode, encode
 from topology.topics import TopicNames
@@ -107,3 +107,26 @@ def test_events_older_than_the_retention_are_dead_lettered() -> None:
     outcome = join.run((NAMES.events, 1, goal("old", time=T0)))
     assert "cannot be deduplicated" in outcome.dead_letters[0][3]
     assert facts(outcome)[0]["values"] == {"n": 0.0}
+
+
+def test_exposures_naming_what_the_config_lacks_are_dead_lettered() -> None:
+    config, _ = parse_config({"experiments": [{
+        "key": "exp", "status": "active",
+        "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}],
+        "metrics": [{"key": "n", "kind": "count", "event": "purchase"}]}]})
+    snapshot = ConfigSnapshot.build(config, 2)
+    users: dict[str, Any] = {}
+    processor = JoinProcessor(lambda user_id, _: users.get(user_id), NAMES, experiments,
+                              config=lambda: snapshot)
+
+    def forged(offset: int, **changes: Any) -> Any:
+        record = {**decode("exposure", exposure(f"x{offset}")), **changes}
+        return (NAMES.exposures, 0, offset, b"u1", encode("exposure", record))
+
+    outcome = processor.process([forged(0, experiment="nope"), forged(1, variant="c"),
+                                 forged(2, phase=2), forged(3)])
+    reasons = [letter[3] for letter in outcome.dead_letters]
+    assert [r.split(":")[0] for r in reasons] == [
+        "unknown experiment", "unknown variant", "unknown phase"]
+    assert "phase 2 is not a phase of 'exp'" in reasons[2]
+    assert [(f["variant"], f["phase"]) for f in facts(outcome)] == [("b", 1)]

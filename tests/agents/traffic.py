@@ -6,12 +6,13 @@ import urllib.request
 from typing import Any
 
 from abstream.worker_process import WorkerProcess
+from schemas.events import exposure_event
 
 
 def exposure(user: str, experiment: str, variant: str, at: int) -> dict[str, Any]:
-    return {"event_id": f"x-{experiment}-{user}", "user_id": user, "experiment": experiment,
-            "variant": variant, "phase": 1, "config_version": 1, "timestamp": at,
-            "received_at": at, "attributes": {}, "source": "test", "override": False}
+    return exposure_event(event_id=f"x-{experiment}-{user}", user_id=user,
+                          experiment=experiment, variant=variant, phase=1, config_version=1,
+                          timestamp=at, attributes={}, source="test")
 
 
 def goal(user: str, index: int, at: int) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def test_clock_skew_is_clamped_then_refused() -> None:
         ({"name": "purchase"}, "user_id: is required"),
         ({"user_id": "", "name": "purchase"}, "user_id: must not be empty"),
         ({"user_id": 7, "name": "purchase"}, "user_id: must be a string, not a number"),
-        ({"user_id": "u", "name": "x" * 600}, "name: longer than 512 characters"),
+        ({"user_id": "u", "name": "x" * 600}, "name: longer than 256 characters"),
         ({"user_id": "u", "name": "n", "value": "12"}, "value: must be a number, not a string"),
         ({"user_id": "u", "name": "n", "value": float("nan")}, "value: must be finite"),
         ({"user_id": "u", "name": "n", "timestamp": "today"}, "timestamp: must be an integer"),

@@ -11,9 +11,9 @@ import pytest
 
 from analysis import SampleStats
 from sinks import Sink
-from sinks.migrations import MIGRATIONS, applied_versions, migrate
-from sinks.tables import USER_METRIC_COLUMNS, user_metric_rows
-from sinks.totals import exposed_users, exposed_users_by_slice, variant_totals
+from sinks.migrations import MIGRATIONS, Migration, applied_versions, migrate
+from sinks.tables import EXPOSURE_COLUMNS, USER_METRIC_COLUMNS, exposure_row, user_metric_rows
+from sinks.totals import exposed_users, exposed_users_by_slice, mismatched_users, variant_totals
 
 pytestmark = pytest.mark.infra
 
@@ -25,6 +25,21 @@ def test_migrations_apply_once_in_order(fresh_sink: Sink) -> None:
     tables = {name for (name,) in fresh_sink.query(
         "SELECT name FROM system.tables WHERE database = %(db)s", {"db": fresh_sink.database})}
     assert {"schema_migrations", "exposures_raw", "user_metrics"} <= tables
+
+
+def test_mismatched_exposures_are_counted_by_user(fresh_sink: Sink) -> None:
+    migrate(fresh_sink)
+    # As if interrupted before its ledger row: the column is there, adding it again is a no-op.
+    again = Migration(99, "exposures_raw.mismatched again", (), MIGRATIONS[-1].columns)
+    assert migrate(fresh_sink, (*MIGRATIONS, again)) == [99]
+    exposure = {"event_id": "e", "user_id": "u1", "experiment": "exp", "variant": "b",
+                "phase": 2, "config_version": 1, "timestamp": 1, "received_at": 1,
+                "source": "", "override": False}
+    rows = [exposure_row({**exposure, "event_id": f"e{i}", "user_id": f"u{i % 3}"}, i < 5)
+            for i in range(9)]
+    fresh_sink.insert("exposures_raw", EXPOSURE_COLUMNS, rows)
+    assert mismatched_users(fresh_sink, "exp", 2) == 3
+    assert mismatched_users(fresh_sink, "exp", 1) == 0
 
 
 def fact(user: int, version: int, rng: random.Random) -> dict[str, Any]:
