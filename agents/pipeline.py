@@ -8,7 +8,6 @@ live in a RocksDB table whose changelog Faust writes before it commits offsets.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import faust
@@ -17,7 +16,7 @@ from agents import metrics
 from agents.config_service import ConfigService
 from agents.join import DeadLetter, JoinProcessor
 from experiments.attribution import ExperimentRules
-from schemas import encode
+from schemas import encode_dead_letter
 from topology.faust_fixes import set_current_event
 from topology.settings import Settings
 
@@ -85,6 +84,4 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService)
 
 def _dead_letters(letters: list[DeadLetter]) -> Iterator[tuple[bytes | None, bytes]]:
     for source_topic, key, payload, reason in letters:
-        yield key, encode("dead_letter", {
-            "topic": source_topic, "key": key, "payload": payload, "error": reason,
-            "received_at": int(time.time() * 1000), "source": "stream"})
+        yield key, encode_dead_letter(source_topic, key, payload, reason, "stream")

@@ -11,12 +11,10 @@ its event_id.
 
 from __future__ import annotations
 
-import time
-
 import faust
 
 from agents import metrics
-from schemas import SchemaError, decode, encode
+from schemas import SchemaError, decode, encode_dead_letter
 from topology.settings import Settings
 
 
@@ -46,6 +44,5 @@ def register_repartition(app: faust.App, settings: Settings) -> None:
 
 def _dead_letter(message: faust.types.tuples.Message, reason: str) -> bytes:
     metrics.DEAD_LETTERS.labels(message.topic, reason.split(":")[0][:40]).inc()
-    return encode("dead_letter", {
-        "topic": message.topic, "key": message.key, "payload": message.value or b"",
-        "error": reason, "received_at": int(time.time() * 1000), "source": "repartition"})
+    return encode_dead_letter(message.topic, message.key, message.value or b"", reason,
+                              "repartition")

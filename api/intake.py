@@ -29,13 +29,12 @@ from agents import metrics
 from api.http import HttpError, body_of, flag, parse_json, read_json
 from experiments import Assignment, ConfigSnapshot, ExperimentClient, assign_all
 from experiments.client import ExposureRecord
-from experiments.exposures import unknown_reason
+from experiments.exposures import exposure_event, unknown_reason
 from schemas.events import (
     EventLimits,
     InvalidEvent,
     check_exposure,
     check_goal,
-    exposure_event,
     too_deep,
     valid_text,
 )

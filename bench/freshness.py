@@ -30,6 +30,7 @@ from abstream.admin_client import AdminClient
 from abstream.demo import apply_demo_config
 from abstream.simulate import send_deliveries
 from abstream.worker_process import WorkerProcess, settings_env
+from experiments.exposures import exposure_event
 from experiments.simulation import SimulationSpec, default_effects, simulate
 from infra import Stack
 from topology.producer import EventProducer
@@ -49,10 +50,9 @@ async def probe(client: AdminClient, producer: EventProducer, index: int) -> flo
     """Seconds from producing one exposure until the results count `index + 1` users."""
     started = time.monotonic()
     now = int(time.time() * 1000)
-    await producer.send_exposures([{
-        "event_id": f"probe-{index}", "user_id": f"probe-user-{index}", "experiment": PROBE,
-        "variant": "a", "phase": 1, "config_version": 1, "timestamp": now, "received_at": now,
-        "attributes": {}, "source": "bench", "override": False}])
+    await producer.send_exposures([exposure_event(
+        event_id=f"probe-{index}", user_id=f"probe-user-{index}", experiment=PROBE,
+        variant="a", phase=1, config_version=1, timestamp=now, attributes={}, source="bench")])
     while True:
         report = await asyncio.to_thread(client.get, f"/experiments/{PROBE}/results")
         if report["slices"] and sum(report["slices"][0]["exposures"].values()) > index:

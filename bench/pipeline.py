@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from abstream.worker_process import WorkerProcess
+from experiments.exposures import exposure_event
 from infra import Stack
 from topology.producer import EventProducer
 from topology.settings import load_settings
@@ -54,11 +55,10 @@ async def fill(bootstrap: str, names: TopicNames, users: int, goals: int) -> int
     try:
         for start in range(0, users, 5000):
             chunk = range(start, min(users, start + 5000))
-            await producer.send_exposures([{
-                "event_id": f"x{i}", "user_id": f"u{i}", "experiment": "bench", "variant": "a",
-                "phase": 1, "config_version": 1, "timestamp": now, "received_at": now,
-                "attributes": {}, "source": "bench", "override": False} for i in chunk],
-                checked=True)
+            await producer.send_exposures([exposure_event(
+                event_id=f"x{i}", user_id=f"u{i}", experiment="bench", variant="a", phase=1,
+                config_version=1, timestamp=now, attributes={}, source="bench")
+                for i in chunk], checked=True)
             await producer.send_goals([{
                 "event_id": f"g{i}-{j}", "user_id": f"u{i}", "name": "purchase", "value": 1.0,
                 "timestamp": now + 1000 + j, "received_at": now, "attributes": {}}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from experiments.exposures import attribute_text
 from experiments.snapshot import Assignment, ConfigSnapshot, Reason, assign, assign_all
 
 DEFAULT_DEDUP_CAPACITY = 100_000
@@ -146,8 +147,7 @@ class UserContext:
 
 
 def _string_attributes(attributes: Any) -> dict[str, str]:
-    """As the intake stores them (`schemas.events.attribute_text`): one slice per value."""
+    """As the intake stores them: one slice per value."""
     if not isinstance(attributes, Mapping):
         return {}
-    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v))
-            for k, v in attributes.items() if v is not None}
+    return {str(k): attribute_text(v) for k, v in attributes.items() if v is not None}

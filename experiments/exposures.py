@@ -48,3 +48,22 @@ def disagrees(snapshot: ConfigSnapshot, exposure: Mapping[str, Any]) -> bool:
 
 def _shown(name: str) -> str:
     return repr(name[:64])
+
+
+def exposure_event(*, event_id: str, user_id: str, experiment: str, variant: str, phase: int,
+                   config_version: int, timestamp: int, attributes: Mapping[str, Any],
+                   source: str, override: bool = False,
+                   received_at: int | None = None) -> dict[str, Any]:
+    """An Exposure record, attributes written as strings the way the intake writes them."""
+    return {"event_id": event_id, "user_id": user_id, "experiment": experiment,
+            "variant": variant, "phase": phase, "config_version": config_version,
+            "timestamp": timestamp,
+            "received_at": timestamp if received_at is None else received_at,
+            "attributes": {str(k): attribute_text(v) for k, v in attributes.items()
+                           if v is not None},
+            "source": source, "override": override}
+
+
+def attribute_text(value: str | int | float | bool) -> str:
+    """How an attribute value is stored: booleans as "true"/"false", the rest as str()."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

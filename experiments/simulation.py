@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experiments.attribution import DAY_MS
+from experiments.exposures import exposure_event
 from experiments.model import Experiment, MetricKind
 from experiments.snapshot import ConfigSnapshot, Reason, assign_all
 
@@ -244,10 +245,10 @@ class _EventIds:
 
 def _exposure(event_id: str, user_id: str, assignment: Any, time: int,
               attributes: dict[str, str]) -> dict[str, Any]:
-    return {"event_id": event_id, "user_id": user_id, "experiment": assignment.experiment,
-            "variant": assignment.variant, "phase": assignment.phase,
-            "config_version": assignment.version, "timestamp": time, "received_at": time,
-            "attributes": attributes, "source": "simulator", "override": False}
+    return exposure_event(event_id=event_id, user_id=user_id, experiment=assignment.experiment,
+                          variant=assignment.variant, phase=assignment.phase,
+                          config_version=assignment.version, timestamp=time,
+                          attributes=attributes, source="simulator")
 
 
 def _goal(event_id: str, user_id: str, name: str, time: int, rng: random.Random,

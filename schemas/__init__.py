@@ -1,9 +1,9 @@
 """Avro schemas for every Kafka value, and helpers to encode and decode them."""
 
-from schemas.codec import current_registry, decode, encode, use_registry
+from schemas.codec import current_registry, decode, encode, encode_dead_letter, use_registry
 from schemas.registry import ConfluentRegistry, LocalRegistry, SchemaError, load_schema
 
 __all__ = [
     "ConfluentRegistry", "LocalRegistry", "SchemaError", "current_registry", "decode", "encode",
-    "load_schema", "use_registry",
+    "encode_dead_letter", "load_schema", "use_registry",
 ]

@@ -3,13 +3,14 @@
 Producers in any language with a standard Confluent Avro serializer can write
 abstream's topics directly; readers resolve each record's writer schema (by
 its id) against the current schema, so data written by an older schema stays
-readable (see `docs/schemas.md` for the evolution rules).
+readable (see `docs/events.md` for the evolution rules).
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import time
 from typing import Any
 
 import fastavro
@@ -71,3 +72,11 @@ def decode(name: str, payload: bytes, registry: Registry | None = None) -> dict[
     if buffer.tell() != len(payload):
         raise SchemaError(f"{name}: {len(payload) - buffer.tell()} trailing bytes")
     return record
+
+
+def encode_dead_letter(topic: str, key: bytes | None, payload: bytes, reason: str, source: str,
+                       received_at: int | None = None) -> bytes:
+    """A DeadLetter record: what was headed for `topic`, from where, and why it was refused."""
+    return encode("dead_letter", {
+        "topic": topic, "key": key, "payload": payload, "error": reason, "source": source,
+        "received_at": int(time.time() * 1000) if received_at is None else received_at})

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from errors import AbstreamError
+from experiments.exposures import attribute_text
 
 MAX_INT = 2**31 - 1  # Avro int: the Exposure schema's phase
 MAX_LONG = 2**62 - 1  # far below Avro long's bound, as before
@@ -60,25 +61,6 @@ def too_deep(value: Any, limit: int) -> bool:
         if not level:
             return False
     return True
-
-
-def exposure_event(*, event_id: str, user_id: str, experiment: str, variant: str, phase: int,
-                   config_version: int, timestamp: int, attributes: Mapping[str, Any],
-                   source: str, override: bool = False,
-                   received_at: int | None = None) -> dict[str, Any]:
-    """An Exposure record, attributes written as strings the way the intake writes them."""
-    return {"event_id": event_id, "user_id": user_id, "experiment": experiment,
-            "variant": variant, "phase": phase, "config_version": config_version,
-            "timestamp": timestamp,
-            "received_at": timestamp if received_at is None else received_at,
-            "attributes": {str(k): attribute_text(v) for k, v in attributes.items()
-                           if v is not None},
-            "source": source, "override": override}
-
-
-def attribute_text(value: str | int | float | bool) -> str:
-    """How an attribute value is stored: booleans as "true"/"false", the rest as str()."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def check_exposure(raw: Any, received_at: int, limits: EventLimits = EventLimits()) -> dict:

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from schemas import encode
+from schemas import encode, encode_dead_letter
 from topology.topics import TopicNames
 
 LINGER_MS = 5  # wait this long to fill a batch: more throughput for little latency
@@ -81,7 +81,5 @@ def encode_records(schema: str, records: Sequence[dict[str, Any]],
 def encode_dead_letters(topic: str, source: str,
                         failures: Iterable[tuple[bytes | None, bytes, str]]) -> list[Encoded]:
     now = int(time.time() * 1000)
-    return [(key, encode("dead_letter", {"topic": topic, "key": key, "payload": payload,
-                                         "error": error, "received_at": now,
-                                         "source": source}))
+    return [(key, encode_dead_letter(topic, key, payload, error, source, now))
             for key, payload, error in failures]

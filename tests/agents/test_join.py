@@ -7,6 +7,7 @@ from typing import Any
 from agents.join import JoinProcessor
 from experiments import ConfigSnapshot, parse_config
 from experiments.attribution import ExperimentRules
+from experiments.exposures import exposure_event
 from schemas import decode, encode
 from topology.topics import TopicNames
 
@@ -41,10 +42,9 @@ class Join:
 
 
 def exposure(event_id: str = "x1", time: int = T0) -> bytes:
-    return encode("exposure", {"event_id": event_id, "user_id": "u1", "experiment": "exp",
-                               "variant": "b", "phase": 1, "config_version": 1,
-                               "timestamp": time, "received_at": time, "attributes": {},
-                               "source": "", "override": False})
+    return encode("exposure", exposure_event(
+        event_id=event_id, user_id="u1", experiment="exp", variant="b", phase=1,
+        config_version=1, timestamp=time, attributes={}, source=""))
 
 
 def goal(event_id: str, time: int = T0 + 1000) -> bytes:

@@ -8,6 +8,7 @@ import uuid
 from aiokafka import AIOKafkaProducer
 
 from abstream.worker_process import WorkerProcess
+from experiments.exposures import exposure_event
 from schemas import decode, encode
 from tests.agents.test_pipeline import create_experiment, facts_of
 from tests.kafka_reading import read_topic
@@ -28,10 +29,9 @@ async def test_unkeyed_events_are_rekeyed_and_joined(workers: list[WorkerProcess
         for i in range(USERS):
             user = f"{key}-u{i}"
             # The wrong partition on purpose, with a key that is not the user's.
-            await producer.send_and_wait(names.exposures_unkeyed, encode("exposure", {
-                "event_id": f"{user}-x", "user_id": user, "experiment": key,
-                "variant": "a", "phase": 1, "config_version": 1, "timestamp": now,
-                "received_at": now, "attributes": {}, "source": "test", "override": False}),
+            await producer.send_and_wait(names.exposures_unkeyed, encode("exposure", exposure_event(
+                event_id=f"{user}-x", user_id=user, experiment=key, variant="a", phase=1,
+                config_version=1, timestamp=now, attributes={}, source="test")),
                 key=b"session-1", partition=(i + 1) % 2)
             for j in range(2):
                 await producer.send_and_wait(names.events_unkeyed, encode("goal_event", {

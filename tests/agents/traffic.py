@@ -6,7 +6,7 @@ import urllib.request
 from typing import Any
 
 from abstream.worker_process import WorkerProcess
-from schemas.events import exposure_event
+from experiments.exposures import exposure_event
 
 
 def exposure(user: str, experiment: str, variant: str, at: int) -> dict[str, Any]:

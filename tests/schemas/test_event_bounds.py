@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from experiments import ConfigSnapshot, ExperimentClient, assign, parse_config
+from experiments.exposures import exposure_event
 from schemas import decode, encode
 from schemas.events import (
     EventLimits,
     InvalidEvent,
     check_exposure,
     check_goal,
-    exposure_event,
     too_deep,
     valid_text,
 )
