@@ -75,7 +75,7 @@ def test_json_logs_are_one_object_per_line(
         if "exc_info" in record:
             assert record["exc_info"].startswith("Traceback"), record
     loggers = {record["logger"].split(".")[0] for record in records}
-    assert {"faust", "aiokafka", "agents"} <= loggers  # Faust's and the client's records too
+    assert {"faust", "aiokafka", "abstream"} <= loggers  # Faust's and the client's records too
     assert worker.process is not None and worker.process.returncode == 0
 
 
