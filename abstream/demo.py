@@ -32,13 +32,8 @@ from abstream.simulate import Progress, send_to_kafka, store_totals, wait_until_
 from abstream.worker_process import WorkerProcess, settings_env
 from analysis.table import results_table
 from experiments import ConfigSnapshot, config_document, load_config_file, load_config_text
-from experiments.simulation import (
-    DEFAULT_LIFT,
-    SimulationSpec,
-    compare,
-    default_effects,
-    simulate,
-)
+from experiments.ground_truth import compare
+from experiments.simulation import DEFAULT_LIFT, SimulationSpec, default_effects, simulate
 from infra import Stack
 from sinks import open_sink, redact
 from topology.settings import Settings

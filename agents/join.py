@@ -22,15 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import metrics
-from experiments.attribution import (
-    AttributionRules,
-    ExperimentRules,
-    Fact,
-    UserState,
-    phase_key,
-)
+from experiments.attribution import AttributionRules, ExperimentRules, UserState
 from experiments.dedup import Verdict
 from experiments.exposures import unknown_reason
+from experiments.facts import Fact, phase_key
 from experiments.snapshot import ConfigSnapshot
 from schemas import SchemaError, decode, encode
 from topology.topics import TopicNames

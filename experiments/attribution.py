@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from experiments.dedup import DEFAULT_MAX_IDS, DEFAULT_RETENTION_MS, SeenIds, Verdict
+from experiments.facts import Fact, phase_key, ratio_keys
 from experiments.model import Experiment, MetricKind
 
 DAY_MS = 86_400_000
@@ -68,43 +69,6 @@ class ExperimentRules:
         window = int(experiment.conversion_window_hours * 3_600_000)
         return cls(experiment.key, window, tuple(metrics), frozenset(events),
                    tuple(experiment.dimensions))
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One user's row for one experiment phase: the sink upserts it by version."""
-
-    experiment: str
-    phase: int
-    variant: str
-    user_id: str
-    first_exposure_ms: int
-    attributes: Mapping[str, str]
-    values: Mapping[str, float]  # metric → value (ratio metrics: "<key>:num" and "<key>:den")
-    covariates: Mapping[str, float]  # same keys, over the pre-exposure days
-    multiple_exposures: bool
-    version: int
-
-
-def phase_key(experiment: str, phase: int) -> str:
-    """The key of one experiment phase in a user's state: "<experiment>/<phase>"."""
-    return f"{experiment}/{phase}"
-
-
-NUMERATOR, DENOMINATOR = ":num", ":den"
-
-
-def ratio_keys(metric: str) -> tuple[str, str]:
-    """The value keys of a ratio metric's numerator and denominator in a `Fact`."""
-    return metric + NUMERATOR, metric + DENOMINATOR
-
-
-def metric_of(key: str) -> tuple[str, str | None]:
-    """A `Fact` value key's metric, and `NUMERATOR`, `DENOMINATOR` or None."""
-    for part in (NUMERATOR, DENOMINATOR):
-        if key.endswith(part):
-            return key[: -len(part)], part
-    return key, None
 
 
 class UserState:

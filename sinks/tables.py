@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.attribution import NUMERATOR, metric_of, ratio_keys
+from experiments.facts import NUMERATOR, metric_of, ratio_keys
 
 EXPOSURE_COLUMNS = (
     "event_id", "user_id", "experiment", "variant", "phase", "config_version",

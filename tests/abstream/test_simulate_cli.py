@@ -10,7 +10,7 @@ import pytest
 from abstream.cli import main
 from abstream.demo import apply_demo_config
 from abstream.simulate import store_totals, wait_until_processed
-from experiments.simulation import compare
+from experiments.ground_truth import compare
 from sinks import open_sink
 from tests.agents.test_faults import FaultRun
 from tests.servers import Servers

@@ -26,7 +26,8 @@ import pytest
 from abstream.demo import apply_demo_config
 from abstream.simulate import send_to_kafka, store_totals, wait_until_processed
 from abstream.worker_process import WorkerProcess
-from experiments.simulation import Simulation, SimulationSpec, compare, simulate
+from experiments.ground_truth import compare
+from experiments.simulation import Simulation, SimulationSpec, simulate
 from infra import Stack
 from sinks import open_sink
 from tests.agents.traffic import metric

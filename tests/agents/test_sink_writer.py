@@ -16,7 +16,7 @@ from abstream.worker_process import WorkerProcess
 from agents.join import encode_fact
 from agents.sink_writer import feed_rows, feeds
 from analysis.table import results_table
-from experiments.attribution import Fact
+from experiments.facts import Fact
 from sinks import SinkError, open_sink
 from sinks.tables import USER_METRIC_COLUMNS
 from sinks.totals import variant_totals

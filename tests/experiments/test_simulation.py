@@ -11,11 +11,10 @@ import pytest
 from experiments import ConfigSnapshot, load_config_file
 from experiments.attribution import ExperimentRules, UserState
 from experiments.dedup import Verdict
+from experiments.ground_truth import SUMS, compare
 from experiments.simulation import (
-    SUMS,
     Simulation,
     SimulationSpec,
-    compare,
     default_effects,
     parse_effect,
     simulate,
