@@ -11,13 +11,7 @@ import pytest
 from experiments import ConfigError, ConfigSnapshot, load_config_text, parse_config
 from experiments.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_EXPERIMENT_BYTES, MAX_PHASE
 from experiments.validation import validate_config
-
-
-def experiment(**changes: Any) -> dict[str, Any]:
-    doc = {"key": "exp", "status": "active",
-           "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}]}
-    doc.update(changes)
-    return doc
+from tests.experiments.test_validation import experiment
 
 
 def problems_of(doc: dict[str, Any]) -> list[str]:
