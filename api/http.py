@@ -25,7 +25,7 @@ from schemas.events import too_deep
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-MAX_DEPTH = 64  # well past any valid document: targeting nests at most 32 conditions
+MAX_DEPTH = 64  # past any valid document: targeting nests at most 32 conditions
 
 
 @dataclass(frozen=True)
@@ -93,25 +93,26 @@ async def body_of(request: web.Request) -> bytes:
         raise HttpError(413, f"the body is larger than {limits.max_bytes} bytes") from None
 
 
-def parse_json(raw: bytes | str) -> Any:
-    """The JSON value of `raw`; `ValueError` with the reason for anything else."""
+def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON value of `raw`; `ValueError` with the reason for anything else, including
+    lists and objects nested more than `max_depth` deep."""
+    too_deep_reason = f"nested more than {max_depth} levels deep"
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except RecursionError:
-        raise ValueError("nested too deeply for the parser") from None
+        raise ValueError(too_deep_reason) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(str(exc)) from None
-
-
-async def read_json(request: web.Request, max_depth: int = MAX_DEPTH) -> Any:
-    """The body's JSON value, refused when it nests deeper than any valid document does."""
-    try:
-        value = parse_json(await body_of(request))
-    except ValueError as exc:
-        raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+        raise ValueError(f"not JSON: {exc}") from None
     if too_deep(value, max_depth):
-        raise HttpError(400, f"the body is nested more than {max_depth} levels deep")
+        raise ValueError(too_deep_reason)
     return value
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return parse_json(await body_of(request))
+    except ValueError as exc:
+        raise HttpError(400, f"the body is {exc}") from None
 
 
 def flag(request: web.Request, name: str) -> bool:

@@ -35,7 +35,6 @@ from schemas.events import (
     InvalidEvent,
     check_exposure,
     check_goal,
-    too_deep,
     valid_text,
 )
 from topology.producer import EventProducer, encode_dead_letters, encode_records
@@ -243,14 +242,10 @@ async def _batch(request: web.Request, ingestion: Ingestion, topic: str,
     """The events of a well-formed batch; anything else is dead-lettered and refused."""
     raw = await body_of(request)
     try:
-        body = parse_json(raw)
+        body = parse_json(raw, ingestion.limits.max_depth)
     except ValueError as exc:
-        await _refuse_body(ingestion, topic, source, raw, f"not JSON: {exc}")
-        raise HttpError(400, f"the body is not JSON: {exc}") from None
-    if too_deep(body, ingestion.limits.max_depth):
-        reason = f"nested more than {ingestion.limits.max_depth} levels deep"
-        await _refuse_body(ingestion, topic, source, raw, reason)
-        raise HttpError(400, f"the body is {reason}")
+        await _refuse_body(ingestion, topic, source, raw, str(exc))
+        raise HttpError(400, f"the body is {exc}") from None
     events = body.get("events") if isinstance(body, dict) else body
     if not isinstance(events, list):
         await _refuse_body(ingestion, topic, source, raw, "not a list of events")

@@ -79,7 +79,8 @@ def test_a_patch_body_that_is_a_list_is_422(workers: list[WorkerProcess]) -> Non
     api(workers[0]).request("POST", "/experiments", experiment(key))
     request = urllib.request.Request(
         f"{workers[0].url}/experiments/{key}", b"[]", method="PATCH",
-        headers={"Authorization": f"Bearer {TOKENS['alice']}", "If-Match": '"1"'})
+        headers={"Authorization": f"Bearer {TOKENS['alice']}", "If-Match": '"1"',
+                 "Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request)
     assert refused.value.code == 422
