@@ -7,16 +7,22 @@ a thin loop around it, and tests drive it directly.
 
 A batch touches each of its users once: the user's state is loaded once,
 every message of theirs is applied in order, and the final state is stored once
-and its facts sent once. Replays are exact: the user's state remembers the last
-offset it applied per partition, so a message read again after a crash changes
-nothing, but its user's facts are sent again (the sink keeps the highest
-version), which closes the gap of a change that reached the store but not the
-sink.
+and the facts of the experiments it changed sent once. Replays are exact: the
+user's state remembers the last offset it applied per partition, so a message
+read again after a crash changes nothing, but all its user's facts are sent again
+(the sink keeps the highest version), which closes the gap of a change that
+reached the store but not the sink. So do duplicates and events too old to
+deduplicate.
+
+Per batch, not per event: the configuration is read, metrics are counted (their
+labelled children are looked up once, at construction), and names that
+exposures give are checked against the configuration once per distinct name.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +33,7 @@ from experiments.dedup import Verdict
 from experiments.exposures import unknown_reason
 from experiments.facts import Fact, phase_key
 from experiments.snapshot import ConfigSnapshot
-from schemas import SchemaError, decode, encode
+from schemas import SchemaError, current_registry, decoder, encoder
 from topology.topics import TopicNames
 
 Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
@@ -60,68 +66,69 @@ class JoinProcessor:
         self.rules = rules or AttributionRules()
         self.config = config
         self.watermark_ms = 0  # the newest event time read, for the lag metric
+        self._counters = _Counters(topics)
         self._snapshot: ConfigSnapshot | None = None
+        self._unknown: dict[tuple[str, str, int], str | None] = {}  # for self._snapshot
 
     def process(self, messages: Sequence[Message]) -> Outcome:
-        outcome = Outcome()
-        experiments = self.experiments()
-        self._snapshot = self.config() if self.config else None
-        touched: dict[str, UserState] = {}
-        last_message: dict[str, int] = {}
-        changed: set[str] = set()
+        batch = _Batch(self.experiments(), self._counters)
+        batch.events_in.update(message[0] for message in messages)
+        self._use_config(self.config() if self.config else None)
+        registry = current_registry()
+        exposure, goal = decoder("exposure", registry), decoder("goal_event", registry)
+        exposures_topic = self.topics.exposures
         for index, (topic, partition, offset, key, value) in enumerate(messages):
-            metrics.EVENTS_IN.labels(topic).inc()
-            is_exposure = topic == self.topics.exposures
+            is_exposure = topic == exposures_topic
             try:
-                record = decode("exposure" if is_exposure else "goal_event", value or b"")
+                record = (exposure if is_exposure else goal)(value or b"")
             except SchemaError as exc:
-                outcome.dead_letters.append(self._dead(topic, key, value or b"", str(exc)))
+                batch.dead(topic, key, value or b"", str(exc))
                 continue
-            user_id = record["user_id"]
-            user = touched.get(user_id) or self._load(user_id, partition)
-            touched[user_id], last_message[user_id] = user, index
+            user = batch.user(record["user_id"], index, partition, self._load)
             source = f"{topic}/{partition}"
             if user.applied(source, offset):
-                metrics.REPLAYED.inc()
+                batch.replayed(user)
                 continue
-            self._apply(user, is_exposure, record, topic, key, value or b"", experiments,
-                        outcome.dead_letters)
+            self._apply(batch, user, is_exposure, record, topic, key, value or b"")
             user.mark(source, offset)
-            changed.add(user_id)
-        for user_id in changed:
-            outcome.users[user_id] = (last_message[user_id], touched[user_id].to_dict())
-        for user in touched.values():
-            outcome.facts.extend(self._facts(user, experiments))
+            batch.changed.add(user.user_id)
+        outcome = batch.finish()
         metrics.EVENT_TIME_LAG.set(max(0.0, time.time() - self.watermark_ms / 1000))
         return outcome
 
-    def _apply(self, user: UserState, is_exposure: bool, record: dict[str, Any], topic: str,
-               key: bytes | None, payload: bytes, experiments: Mapping[str, ExperimentRules],
-               dead_letters: list[DeadLetter]) -> None:
+    def _use_config(self, snapshot: ConfigSnapshot | None) -> None:
+        if snapshot is not self._snapshot:
+            self._snapshot = snapshot
+            self._unknown.clear()
+
+    def _apply(self, batch: _Batch, user: UserState, is_exposure: bool, record: dict[str, Any],
+               topic: str, key: bytes | None, payload: bytes) -> None:
         # Exposures produced straight to Kafka skipped the intake's check of their names.
-        unknown = (unknown_reason(self._snapshot, record)
-                   if is_exposure and self._snapshot is not None else None)
+        unknown = self._unknown_reason(record) if is_exposure else None
         if unknown is not None:
-            dead_letters.append(self._dead(topic, key, payload, unknown))
+            batch.dead(topic, key, payload, unknown)
             return
         event_time = record["timestamp"]
         verdict = user.check(record["event_id"], event_time)
-        if verdict is Verdict.TOO_LATE:
-            metrics.LATE_EVENTS.inc()
-            dead_letters.append(self._dead(
-                topic, key, payload,
-                "older than the deduplication retention: cannot be deduplicated"))
+        if verdict is not Verdict.NEW:
+            batch.refused(user, topic, key, payload, verdict)
             return
-        if verdict is Verdict.DUPLICATE:
-            metrics.DUPLICATES.labels(topic).inc()
-            return
-        self.watermark_ms = max(self.watermark_ms, event_time)
+        if event_time > self.watermark_ms:
+            self.watermark_ms = event_time
         # First: what the user's grace period has let go is gone, this event's time included.
         user.evict(max(user.watermark, event_time))
         if is_exposure:
-            self._expose(user, record, experiments)
+            batch.expose(user, record)
         else:
-            user.on_goal(record, experiments)
+            user.on_goal(record, batch.experiments)
+
+    def _unknown_reason(self, record: dict[str, Any]) -> str | None:
+        if self._snapshot is None:
+            return None
+        names = (record["experiment"], record["variant"], record["phase"])
+        if names not in self._unknown:
+            self._unknown[names] = unknown_reason(self._snapshot, record)
+        return self._unknown[names]
 
     def _load(self, user_id: str, partition: int) -> UserState:
         stored = self.load_user(user_id, partition)
@@ -129,34 +136,110 @@ class JoinProcessor:
             return UserState(user_id, self.rules)
         return UserState.from_dict(stored, self.rules)
 
-    def _expose(self, user: UserState, record: dict[str, Any],
-                experiments: Mapping[str, ExperimentRules]) -> None:
+
+class _Counters:
+    """The join's metrics, their labelled children looked up once."""
+
+    def __init__(self, topics: TopicNames) -> None:
+        names = (topics.exposures, topics.events)
+        self.events_in = {topic: metrics.EVENTS_IN.labels(topic) for topic in names}
+        self.duplicates = {topic: metrics.DUPLICATES.labels(topic) for topic in names}
+
+    def count(self, events_in: Counter[str], duplicates: Counter[str],
+              totals: Mapping[str, int]) -> None:
+        """One batch's counts: per topic, and per unlabelled metric (by attribute name)."""
+        for children, counts in ((self.events_in, events_in), (self.duplicates, duplicates)):
+            for topic, count in counts.items():
+                children[topic].inc(count)
+        for name, count in totals.items():
+            if count:
+                getattr(metrics, name).inc(count)
+
+
+class _Batch:
+    """What one batch gathers: its users, their changes, its counts and its output."""
+
+    def __init__(self, experiments: Mapping[str, ExperimentRules], counters: _Counters) -> None:
+        self.experiments, self.counters = experiments, counters
+        self.outcome = Outcome()
+        self.touched: dict[str, UserState] = {}
+        self.last_message: dict[str, int] = {}
+        self.changed: set[str] = set()  # users with a message applied: stored
+        self.refresh: set[str] = set()  # users with a message that changed nothing
+        self.events_in: Counter[str] = Counter()
+        self.duplicates: Counter[str] = Counter()
+        self.totals = dict.fromkeys(("REPLAYED", "LATE_EVENTS", "MULTIPLE_EXPOSURES",
+                                     "LATE_EXPOSURES", "FACTS"), 0)
+
+    def user(self, user_id: str, index: int, partition: int,
+             load: Callable[[str, int], UserState]) -> UserState:
+        user = self.touched.get(user_id)
+        if user is None:
+            user = self.touched[user_id] = load(user_id, partition)
+        self.last_message[user_id] = index
+        return user
+
+    def replayed(self, user: UserState) -> None:
+        self.totals["REPLAYED"] += 1
+        self.refresh.add(user.user_id)
+
+    def refused(self, user: UserState, topic: str, key: bytes | None, payload: bytes,
+                verdict: Verdict) -> None:
+        """A duplicate or an event too old to deduplicate: its user's facts go again."""
+        self.refresh.add(user.user_id)
+        if verdict is Verdict.DUPLICATE:
+            self.duplicates[topic] += 1
+            return
+        self.totals["LATE_EVENTS"] += 1
+        self.dead(topic, key, payload,
+                  "older than the deduplication retention: cannot be deduplicated")
+
+    def expose(self, user: UserState, record: dict[str, Any]) -> None:
         key = phase_key(record["experiment"], record["phase"])
-        was_multiple = user.exposures.get(key, {}).get("multiple", False)
-        user.on_exposure(record, experiments.get(record["experiment"]), user.watermark)
+        was_multiple = key in user.exposures and user.exposures[key]["multiple"]
+        user.on_exposure(record, self.experiments.get(record["experiment"]), user.watermark)
         state = user.exposures[key]
         if state["multiple"] and not was_multiple:
-            metrics.MULTIPLE_EXPOSURES.inc()
+            self.totals["MULTIPLE_EXPOSURES"] += 1
         if state["late"]:
-            metrics.LATE_EXPOSURES.inc()
+            self.totals["LATE_EXPOSURES"] += 1
 
-    def _facts(self, user: UserState,
-               experiments: Mapping[str, ExperimentRules]) -> list[tuple[bytes, bytes]]:
-        facts = [(f"{phase_key(f.experiment, f.phase)}/{f.user_id}".encode(), encode_fact(f))
-                 for f in user.facts(experiments)]
-        metrics.FACTS.inc(len(facts))
-        return facts
-
-    def _dead(self, topic: str, key: bytes | None, payload: bytes, reason: str) -> DeadLetter:
+    def dead(self, topic: str, key: bytes | None, payload: bytes, reason: str) -> None:
         metrics.DEAD_LETTERS.labels(topic, reason.split(":")[0][:40]).inc()
-        return topic, key, payload, reason
+        self.outcome.dead_letters.append((topic, key, payload, reason))
+
+    def finish(self) -> Outcome:
+        """Facts of what changed (every fact of a user to refresh), then the states to
+        store: making facts notes which rules they were made with."""
+        encode_one = encoder("fact", current_registry())
+        for user_id, user in self.touched.items():
+            keys = user.take_changed(self.experiments)
+            if keys or user_id in self.refresh:
+                for fact in user.facts(self.experiments,
+                                       None if user_id in self.refresh else keys):
+                    self.outcome.facts.append((fact_key(fact), encode_one(fact_record(fact))))
+        for user_id in self.changed:
+            self.outcome.users[user_id] = (self.last_message[user_id],
+                                           self.touched[user_id].to_dict())
+        self.totals["FACTS"] = len(self.outcome.facts)
+        self.counters.count(self.events_in, self.duplicates, self.totals)
+        return self.outcome
+
+
+def fact_key(fact: Fact) -> bytes:
+    """"<experiment>/<phase>/<user>": the facts topic is compacted by it."""
+    return f"{fact.experiment}/{fact.phase}/{fact.user_id}".encode()
+
+
+def fact_record(fact: Fact) -> dict[str, Any]:
+    """A `Fact` as the Avro record of the facts topic."""
+    return {
+        "experiment": fact.experiment, "phase": fact.phase, "variant": fact.variant,
+        "user_id": fact.user_id, "first_exposure": fact.first_exposure_ms,
+        "attributes": fact.attributes, "values": fact.values, "covariates": fact.covariates,
+        "multiple_exposures": fact.multiple_exposures, "version": fact.version,
+    }
 
 
 def encode_fact(fact: Fact) -> bytes:
-    return encode("fact", {
-        "experiment": fact.experiment, "phase": fact.phase, "variant": fact.variant,
-        "user_id": fact.user_id, "first_exposure": fact.first_exposure_ms,
-        "attributes": dict(fact.attributes), "values": dict(fact.values),
-        "covariates": dict(fact.covariates), "multiple_exposures": fact.multiple_exposures,
-        "version": fact.version,
-    }, validate=False)
+    return encoder("fact", current_registry())(fact_record(fact))

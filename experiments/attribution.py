@@ -22,59 +22,28 @@ slow partition does not cut other users' grace short.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from experiments.dedup import DEFAULT_MAX_IDS, DEFAULT_RETENTION_MS, SeenIds, Verdict
-from experiments.facts import Fact, phase_key, ratio_keys
-from experiments.model import Experiment, MetricKind
+from experiments.attribution_rules import AttributionRules, ExperimentRules
+from experiments.dedup import SeenIds, Verdict
+from experiments.facts import Fact, metric_values, phase_key
+from experiments.user_record import FORMAT, pack_exposures, unpack_exposures
 
 DAY_MS = 86_400_000
+_NEVER = 1 << 62
+DEFAULT_RULES = AttributionRules()
 
-
-@dataclass(frozen=True)
-class AttributionRules:
-    # A day: the two topics can be read hours apart in event time (a backlog, a
-    # restart), and a goal read long before its exposure must still be there.
-    grace_ms: int = 24 * 60 * 60_000
-    lookback_days: int = 14
-    clock_skew_ms: int = 60_000
-    max_recent_goals: int = 2_000  # a hard bound on one user's exact history
-    dedup_retention_ms: int = DEFAULT_RETENTION_MS
-    max_seen_ids: int = DEFAULT_MAX_IDS
-
-
-@dataclass(frozen=True)
-class ExperimentRules:
-    """What attribution needs to know of an experiment."""
-
-    key: str
-    window_ms: int
-    metrics: tuple[tuple[str, MetricKind, str, MetricKind | None, str | None], ...]
-    events: frozenset[str]
-    dimensions: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, experiment: Experiment) -> ExperimentRules:
-        metrics, events = [], set()
-        for m in experiment.metrics:
-            if m.kind is MetricKind.RATIO and m.numerator and m.denominator:
-                metrics.append((m.key, m.numerator.kind, m.numerator.event,
-                                m.denominator.kind, m.denominator.event))
-                events |= {m.numerator.event, m.denominator.event}
-            elif m.event:
-                metrics.append((m.key, m.kind, m.event, None, None))
-                events.add(m.event)
-        window = int(experiment.conversion_window_hours * 3_600_000)
-        return cls(experiment.key, window, tuple(metrics), frozenset(events),
-                   tuple(experiment.dimensions))
+__all__ = ["DAY_MS", "AttributionRules", "ExperimentRules", "UserState"]
 
 
 class UserState:
     """One user's join state; `to_dict` / `from_dict` give a JSON-ready form for storage."""
 
-    def __init__(self, user_id: str, rules: AttributionRules = AttributionRules()) -> None:
+    __slots__ = ("_evict_at", "changed", "days", "exposures", "offsets", "recent", "rules",
+                 "seen", "user_id", "version", "watermark")
+
+    def __init__(self, user_id: str, rules: AttributionRules = DEFAULT_RULES) -> None:
         self.user_id = user_id
         self.rules = rules
         self.exposures: dict[str, dict[str, Any]] = {}  # "<experiment>/<phase>" → exposure
@@ -84,6 +53,9 @@ class UserState:
         self.version = 0  # counts changes: the sink keeps the highest
         self.watermark = 0  # the newest event time of this user: their grace clock
         self.seen = SeenIds(retention_ms=rules.dedup_retention_ms, max_ids=rules.max_seen_ids)
+        self.changed: set[str] = set()  # exposures whose facts changed since `take_changed`
+        # No eviction can drop anything below this watermark (None: not known yet).
+        self._evict_at: int | None = _NEVER
 
     # Replays and duplicates
 
@@ -96,7 +68,10 @@ class UserState:
 
     def check(self, event_id: str, time_ms: int) -> Verdict:
         """NEW (and remembered), DUPLICATE, or TOO_LATE to tell, by the user's clock."""
-        return self.seen.check(event_id, time_ms, self.watermark)
+        verdict = self.seen.check(event_id, time_ms, self.watermark)
+        if verdict is Verdict.NEW:
+            self._evictable(time_ms + self.rules.dedup_retention_ms + 1)
+        return verdict
 
     # Events
 
@@ -122,13 +97,16 @@ class UserState:
                 "attributes": _dimensions(exposure, rules), "late": False,
             }
             self._attribute(current, rules)
+            self.changed.add(key)
         else:
-            if exposure["variant"] != current["variant"]:
+            if exposure["variant"] != current["variant"] and not current["multiple"]:
                 current["multiple"] = True
+                self.changed.add(key)
             if time < current["first"]:  # an earlier exposure arrived late: it is the first
                 current.update(first=time, variant=exposure["variant"],
                                attributes=_dimensions(exposure, rules))
                 self._attribute(current, rules)
+                self.changed.add(key)
         if watermark_ms is not None and time < watermark_ms - self.rules.grace_ms:
             current["late"] = True
         self.version += 1
@@ -138,14 +116,8 @@ class UserState:
         """Apply a goal: to the history, and to every exposure whose metrics count it."""
         time, name, value = goal["timestamp"], goal["name"], goal.get("value") or 0.0
         self.watermark = max(self.watermark, time)
-        self.recent.append([time, name, value])
-        if len(self.recent) > self.rules.max_recent_goals:
-            self.recent.sort()
-            del self.recent[: len(self.recent) - self.rules.max_recent_goals]
-        totals = self.days.setdefault(name, {}).setdefault(str(time // DAY_MS), [0.0, 0.0])
-        totals[0] += 1
-        totals[1] += value
-        for exposure in self.exposures.values():
+        self._remember(time, name, value)
+        for key, exposure in self.exposures.items():
             rules = experiments.get(exposure["experiment"])
             if rules is None or name not in rules.events:
                 continue
@@ -153,13 +125,29 @@ class UserState:
             # exposure day a goal counts for the metric and for the covariate alike.
             if self._in_window(rules, exposure["first"], time):
                 _add(exposure["values"], name, value)
+                self.changed.add(key)
             if self._in_lookback(exposure["first"], time):
                 _add(exposure["covariates"], name, value)
+                self.changed.add(key)
         self.version += 1
+
+    def _remember(self, time: int, name: str, value: float) -> None:
+        """Keep a goal in the exact history and in its day's totals."""
+        self.recent.append([time, name, value])
+        if len(self.recent) > self.rules.max_recent_goals:
+            self.recent.sort()
+            del self.recent[: len(self.recent) - self.rules.max_recent_goals]
+        day = time // DAY_MS
+        totals = self.days.setdefault(name, {}).setdefault(str(day), [0.0, 0.0])
+        totals[0] += 1
+        totals[1] += value
+        self._evictable(min(time + self.rules.grace_ms + 1,
+                            (day + self.rules.lookback_days + 2) * DAY_MS))
 
     def _attribute(self, exposure: dict[str, Any], rules: ExperimentRules | None) -> None:
         """(Re)compute an exposure's totals from the exact history and the day totals."""
         exposure["values"], exposure["covariates"] = {}, {}
+        exposure["rules"] = rules.fingerprint if rules else None
         if rules is None:
             return
         first = exposure["first"]
@@ -187,6 +175,10 @@ class UserState:
 
         Attributed totals stay: only what a late exposure could still need goes.
         """
+        if self._evict_at is None:
+            self._evict_at = self._next_eviction()
+        if watermark_ms < self._evict_at and len(self.seen.ids) <= self.seen.max_ids:
+            return  # nothing is old enough yet: the common case costs no scan
         self.seen.expire(watermark_ms)
         horizon = watermark_ms - self.rules.grace_ms
         self.recent = [goal for goal in self.recent if goal[0] >= horizon]
@@ -196,40 +188,81 @@ class UserState:
             self.days[name] = kept
             if not kept:
                 del self.days[name]
+        self._evict_at = self._next_eviction()
+
+    def _next_eviction(self) -> int:
+        """The lowest watermark at which `evict` would drop an id, a goal or a day."""
+        rules, candidates = self.rules, [_NEVER]
+        if self.seen.ids:
+            candidates.append(min(self.seen.ids.values()) + rules.dedup_retention_ms + 1)
+        if self.recent:
+            candidates.append(min(goal[0] for goal in self.recent) + rules.grace_ms + 1)
+        days = [int(day) for totals in self.days.values() for day in totals]
+        if days:
+            candidates.append((min(days) + rules.lookback_days + 2) * DAY_MS)
+        return min(candidates)
+
+    def _evictable(self, watermark_ms: int) -> None:
+        if self._evict_at is not None and watermark_ms < self._evict_at:
+            self._evict_at = watermark_ms
 
     # Facts
 
-    def facts(self, experiments: Mapping[str, ExperimentRules]) -> list[Fact]:
-        """A fact per exposed (experiment, phase) the configuration knows; not overrides."""
-        facts = []
-        for exposure in self.exposures.values():
+    def take_changed(self, experiments: Mapping[str, ExperimentRules]) -> set[str]:
+        """The exposures whose facts changed since the last call, and those whose
+        experiment's rules are not the ones their facts were last made with."""
+        changed = self.changed
+        if changed:
+            self.changed = set()
+        for key, exposure in self.exposures.items():
             rules = experiments.get(exposure["experiment"])
-            if rules is None or exposure["override"]:
+            fingerprint = rules.fingerprint if rules else None
+            if exposure.get("rules") != fingerprint:
+                exposure["rules"] = fingerprint
+                changed.add(key)
+        return changed
+
+    def facts(self, experiments: Mapping[str, ExperimentRules],
+              keys: Collection[str] | None = None) -> list[Fact]:
+        """A fact per exposed (experiment, phase) the configuration knows (of `keys`
+        only, if given); not overrides."""
+        facts = []
+        for key, exposure in self.exposures.items():
+            rules = experiments.get(exposure["experiment"])
+            if rules is None or exposure["override"] or (keys is not None and key not in keys):
                 continue
             facts.append(Fact(
-                experiment=rules.key, phase=exposure["phase"], variant=exposure["variant"],
-                user_id=self.user_id, first_exposure_ms=exposure["first"],
-                attributes=exposure["attributes"],
-                values=_metric_values(rules, exposure["values"]),
-                covariates=_metric_values(rules, exposure["covariates"]),
-                multiple_exposures=exposure["multiple"], version=self.version,
-            ))
+                rules.key, exposure["phase"], exposure["variant"], self.user_id,
+                exposure["first"], exposure["attributes"],
+                metric_values(rules.metrics, exposure["values"]),
+                metric_values(rules.metrics, exposure["covariates"]),
+                exposure["multiple"], self.version))
         return facts
 
     def to_dict(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "exposures": self.exposures, "recent": self.recent,
+        """The stored form (`experiments.user_record`)."""
+        return {"format": FORMAT, "user_id": self.user_id,
+                "exposures": pack_exposures(self.exposures), "recent": self.recent,
                 "days": self.days, "offsets": self.offsets, "version": self.version,
                 "watermark": self.watermark, "seen": self.seen.ids,
                 "seen_floor": self.seen.floor_ms}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any],
-                  rules: AttributionRules = AttributionRules()) -> UserState:
-        state = cls(data["user_id"], rules)
-        state.exposures, state.recent = dict(data["exposures"]), list(data["recent"])
-        state.days, state.offsets = dict(data["days"]), dict(data["offsets"])
+                  rules: AttributionRules = DEFAULT_RULES) -> UserState:
+        """A state from its stored form, of this version or an earlier one.
+
+        The state takes `data`'s lists and dicts as its own, without copies (one
+        user's record is read for each batch): pass a record freshly read.
+        """
+        state = cls.__new__(cls)
+        state.user_id, state.rules = data["user_id"], rules
+        state.exposures, state.recent = unpack_exposures(data), data["recent"]
+        state.days, state.offsets = data["days"], data["offsets"]
         state.version, state.watermark = data["version"], data["watermark"]
-        state.seen.ids, state.seen.floor_ms = dict(data["seen"]), data["seen_floor"]
+        state.seen = SeenIds(data["seen"], data["seen_floor"], rules.dedup_retention_ms,
+                             rules.max_seen_ids)
+        state.changed, state._evict_at = set(), None  # found when an eviction needs it
         return state
 
 
@@ -244,22 +277,3 @@ def _add(totals: dict[str, list[float]], name: str, value: float) -> None:
     entry = totals.setdefault(name, [0.0, 0.0])
     entry[0] += 1
     entry[1] += value
-
-
-def _metric_values(rules: ExperimentRules, totals: Mapping[str, list[float]]) -> dict:
-    values: dict[str, float] = {}
-    for key, kind, event, den_kind, den_event in rules.metrics:
-        if den_event is None:
-            values[key] = _value(kind, totals.get(event))
-        else:
-            num, den = ratio_keys(key)
-            values[num] = _value(kind, totals.get(event))
-            values[den] = _value(den_kind, totals.get(den_event))
-    return values
-
-
-def _value(kind: MetricKind | None, totals: list[float] | None) -> float:
-    count, total = totals or (0.0, 0.0)
-    if kind is MetricKind.CONVERSION:
-        return 1.0 if count else 0.0
-    return float(count if kind is MetricKind.COUNT else total)

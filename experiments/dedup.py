@@ -25,7 +25,7 @@ class Verdict(StrEnum):
     TOO_LATE = "too-late"  # older than the horizon: cannot be deduplicated safely
 
 
-@dataclass
+@dataclass(slots=True)
 class SeenIds:
     ids: dict[str, int] = field(default_factory=dict)  # event id → event time (ms)
     floor_ms: int = 0  # ids older than this may have been forgotten to honour max_ids

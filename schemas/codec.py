@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import struct
 import time
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import fastavro
@@ -54,24 +56,52 @@ def encode(
     return buffer.getvalue()
 
 
+@cache
+def encoder(name: str, registry: Registry) -> Callable[[dict[str, Any]], bytes]:
+    """`encode` without validation for one schema and registry, its header made once."""
+    schema, header = load_schema(name), _HEADER.pack(MAGIC, registry.writer_id(name))
+
+    def encode_one(record: dict[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        buffer.write(header)
+        fastavro.schemaless_writer(buffer, schema, record)
+        return buffer.getvalue()
+
+    return encode_one
+
+
 def decode(name: str, payload: bytes, registry: Registry | None = None) -> dict[str, Any]:
     """Read framed bytes as a record of the current schema `name`."""
-    registry = registry or _registry
-    if len(payload) < _HEADER.size:
-        raise SchemaError(f"{name}: {len(payload)} bytes is too short for the wire format")
-    magic, schema_id = _HEADER.unpack_from(payload)
-    if magic != MAGIC:
-        raise SchemaError(f"{name}: magic byte {magic}, expected {MAGIC}: not Avro wire format")
-    writer = registry.schema(schema_id)
-    buffer = io.BytesIO(payload)
-    buffer.seek(_HEADER.size)
-    try:
-        record = fastavro.schemaless_reader(buffer, writer, load_schema(name))
-    except Exception as exc:  # fastavro raises many kinds on corrupt or foreign data
-        raise SchemaError(f"{name}: cannot decode {len(payload)} bytes: {exc}") from None
-    if buffer.tell() != len(payload):
-        raise SchemaError(f"{name}: {len(payload) - buffer.tell()} trailing bytes")
-    return record
+    return decoder(name, registry or _registry)(payload)
+
+
+@cache
+def decoder(name: str, registry: Registry) -> Callable[[bytes], dict[str, Any]]:
+    """`decode` for one schema and registry: what each record needs is looked up once."""
+    reader = load_schema(name)
+    writers: dict[int, dict[str, Any]] = {}  # by schema id, as the registry gave them
+
+    def decode_one(payload: bytes) -> dict[str, Any]:
+        if len(payload) < _HEADER.size:
+            raise SchemaError(f"{name}: {len(payload)} bytes is too short for the wire format")
+        magic, schema_id = _HEADER.unpack_from(payload)
+        if magic != MAGIC:
+            raise SchemaError(
+                f"{name}: magic byte {magic}, expected {MAGIC}: not Avro wire format")
+        writer = writers.get(schema_id)
+        if writer is None:
+            writer = writers[schema_id] = registry.schema(schema_id)
+        buffer = io.BytesIO(payload)
+        buffer.seek(_HEADER.size)
+        try:
+            record = fastavro.schemaless_reader(buffer, writer, reader)
+        except Exception as exc:  # fastavro raises many kinds on corrupt or foreign data
+            raise SchemaError(f"{name}: cannot decode {len(payload)} bytes: {exc}") from None
+        if buffer.tell() != len(payload):
+            raise SchemaError(f"{name}: {len(payload) - buffer.tell()} trailing bytes")
+        return record
+
+    return decode_one
 
 
 def encode_dead_letter(topic: str, key: bytes | None, payload: bytes, reason: str, source: str,
