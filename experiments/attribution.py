@@ -211,9 +211,7 @@ class UserState:
     def take_changed(self, experiments: Mapping[str, ExperimentRules]) -> set[str]:
         """The exposures whose facts changed since the last call, and those whose
         experiment's rules are not the ones their facts were last made with."""
-        changed = self.changed
-        if changed:
-            self.changed = set()
+        changed, self.changed = self.changed, set()
         for key, exposure in self.exposures.items():
             rules = experiments.get(exposure["experiment"])
             fingerprint = rules.fingerprint if rules else None

@@ -130,3 +130,30 @@ def test_exposures_naming_what_the_config_lacks_are_dead_lettered() -> None:
         "unknown experiment", "unknown variant", "unknown phase"]
     assert "phase 2 is not a phase of 'exp'" in reasons[2]
     assert [(f["variant"], f["phase"]) for f in facts(outcome)] == [("b", 1)]
+
+
+def test_a_batch_emits_facts_only_for_what_it_changed() -> None:
+    join = Join()
+    join.run((NAMES.exposures, 0, exposure()))
+    search = encode("goal_event", {"event_id": "s1", "user_id": "u1", "name": "search",
+                                   "value": None, "timestamp": T0 + 5, "received_at": T0 + 5,
+                                   "attributes": {}})
+    outcome = join.run((NAMES.events, 1, search))  # no metric of exp counts it
+    assert outcome.facts == [] and list(outcome.users) == ["u1"]
+    assert join.users["u1"]["version"] == 2  # stored all the same
+    assert facts(join.run((NAMES.events, 2, goal("g1"))))[0]["version"] == 3
+
+
+def test_a_state_stored_before_the_compact_form_loads_and_is_stored_compact() -> None:
+    join = Join()
+    join.run((NAMES.exposures, 0, exposure()), (NAMES.events, 0, goal("g1")))
+    stored = join.users["u1"]
+    old = {**stored, "exposures": {"exp/1": {
+        "experiment": "exp", "phase": 1, "variant": "b", "first": T0, "override": False,
+        "multiple": False, "attributes": {}, "late": False,
+        "values": {"purchase": [1.0, 2.0]}, "covariates": {}}}}
+    del old["format"]
+    restarted = Join({"u1": old})
+    (fact,) = facts(restarted.run((NAMES.events, 1, goal("g2"))))
+    assert fact["values"] == {"n": 2.0} and fact["version"] == 3
+    assert restarted.users["u1"]["format"] == 2

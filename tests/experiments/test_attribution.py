@@ -177,3 +177,62 @@ def test_facts_carry_the_configured_dimensions_as_at_first_exposure() -> None:
                       known["exp"])
     (fact,) = state.facts(known)
     assert dict(fact.attributes) == {"platform": "web", "country": "NL"}
+
+
+def test_a_state_stored_in_the_first_form_still_loads() -> None:
+    # As workers before the compact form wrote it: exposures as objects, no "format".
+    stored = {
+        "user_id": "u1", "version": 2, "watermark": T0 + MINUTE, "seen_floor": 0,
+        "exposures": {"exp/1": {
+            "experiment": "exp", "phase": 1, "variant": "b", "first": T0, "override": False,
+            "multiple": True, "attributes": {"platform": "ios"}, "late": False,
+            "values": {"purchase": [1.0, 10.0]}, "covariates": {"purchase": [2.0, 5.0]}}},
+        "recent": [[T0 + MINUTE, "purchase", 10.0]],
+        "days": {"purchase": {str(T0 // DAY_MS - 1): [2.0, 5.0]}},
+        "offsets": {"events/0": 4}, "seen": {"g1": T0 + MINUTE}}
+    state = UserState.from_dict(json.loads(json.dumps(stored)))
+    fact = only_fact(state)
+    assert (fact.variant, fact.first_exposure_ms, fact.multiple_exposures) == ("b", T0, True)
+    assert fact.values["purchases"] == 1.0 and fact.covariates["revenue"] == 5.0
+    assert state.applied("events/0", 4) and state.check("g1", T0 + MINUTE).value == "duplicate"
+    state.on_goal(goal(T0 + 2 * MINUTE), rules())
+    again = UserState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert only_fact(again).values["purchases"] == 2.0 and again.to_dict()["format"] == 2
+
+
+def test_only_the_exposures_a_change_reaches_are_taken_as_changed() -> None:
+    known = rules()
+    state = run([("exposure", exposure(T0)), ("exposure", exposure(T0, phase=2))])
+    assert state.take_changed(known) == {"exp/1", "exp/2"}
+    state.on_goal(goal(T0 + MINUTE, name="search"), known)  # no metric of exp counts it
+    state.on_exposure(exposure(T0 + MINUTE), known["exp"])  # later, same variant
+    assert state.take_changed(known) == set()
+    state.on_exposure(exposure(T0 + 2 * MINUTE, "b", phase=2), known["exp"])
+    assert state.take_changed(known) == {"exp/2"}  # now flagged as multiply exposed
+    state.on_goal(goal(T0 + MINUTE), known)
+    assert state.take_changed(known) == {"exp/1", "exp/2"}
+
+
+def test_facts_are_taken_as_changed_when_their_experiments_rules_change() -> None:
+    state = run([("exposure", exposure(T0))])
+    state.take_changed(rules())
+    config, _ = parse_config({"experiments": [{
+        "key": "exp", "status": "active", "conversion_window_hours": 24,
+        "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}],
+        "metrics": [{"key": "searches", "kind": "count", "event": "search"}]}]})
+    changed = {"exp": ExperimentRules.of(config.experiments[0])}
+    assert state.take_changed(changed) == {"exp/1"}
+    assert state.take_changed(changed) == set()
+
+
+def test_eviction_forgets_as_before_when_it_skips_its_scans() -> None:
+    state, known = UserState("u1", AttributionRules(grace_ms=10 * MINUTE)), rules()
+    state.on_goal(goal(T0), known)
+    state.evict(T0 + 10 * MINUTE)  # exactly the grace period: kept
+    assert len(state.recent) == 1
+    copy = UserState.from_dict(json.loads(json.dumps(state.to_dict())),
+                               AttributionRules(grace_ms=10 * MINUTE))
+    copy.evict(T0 + 10 * MINUTE + 1)
+    assert copy.recent == [] and copy.days  # the day's totals stay for the lookback
+    copy.evict(T0 + 16 * DAY_MS)
+    assert copy.days == {}
