@@ -109,10 +109,13 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
 
 
 async def read_json(request: web.Request) -> Any:
-    try:
-        return parse_json(await body_of(request))
-    except ValueError as exc:
-        raise HttpError(400, f"the body is {exc}") from None
+    """The body's JSON value, parsed once per request (an access rule may read it first)."""
+    if "json_body" not in request:
+        try:
+            request["json_body"] = parse_json(await body_of(request))
+        except ValueError as exc:
+            raise HttpError(400, f"the body is {exc}") from None
+    return request["json_body"]
 
 
 def flag(request: web.Request, name: str) -> bool:
