@@ -16,6 +16,7 @@ sink.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,11 +29,17 @@ from experiments.exposures import unknown_reason
 from experiments.facts import Fact, phase_key
 from experiments.snapshot import ConfigSnapshot
 from schemas import SchemaError, decode, encode
+from schemas.events import value_problem
 from topology.topics import TopicNames
 
 Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 LoadUser = Callable[[str, int], Mapping[str, Any] | None]  # user_id, partition → stored state
 DeadLetter = tuple[str, bytes | None, bytes, str]  # topic, key, raw payload, reason
+
+log = logging.getLogger(__name__)
+# What a stored state or an event this code cannot handle raises, instead of crashing the
+# agent on the same message again and again: the message is dead-lettered with the reason.
+UNREADABLE = (ArithmeticError, TypeError, ValueError, KeyError)
 
 
 @dataclass
@@ -78,14 +85,25 @@ class JoinProcessor:
                 outcome.dead_letters.append(self._dead(topic, key, value or b"", str(exc)))
                 continue
             user_id = record["user_id"]
-            user = touched.get(user_id) or self._load(user_id, partition)
+            try:
+                user = touched.get(user_id) or self._load(user_id, partition)
+            except UNREADABLE as exc:  # one user's bad state must not stop everyone's events
+                log.exception("the stored state of user %r cannot be read", user_id)
+                outcome.dead_letters.append(self._dead(
+                    topic, key, value or b"", f"the user's stored state cannot be read: {exc}"))
+                continue
             touched[user_id], last_message[user_id] = user, index
             source = f"{topic}/{partition}"
             if user.applied(source, offset):
                 metrics.REPLAYED.inc()
                 continue
-            self._apply(user, is_exposure, record, topic, key, value or b"", experiments,
-                        outcome.dead_letters)
+            try:
+                self._apply(user, is_exposure, record, topic, key, value or b"", experiments,
+                            outcome.dead_letters)
+            except UNREADABLE as exc:
+                log.exception("an event of user %r could not be applied", user_id)
+                outcome.dead_letters.append(self._dead(
+                    topic, key, value or b"", f"could not be applied: {exc!r}"))
             user.mark(source, offset)
             changed.add(user_id)
         for user_id in changed:
@@ -99,10 +117,12 @@ class JoinProcessor:
                key: bytes | None, payload: bytes, experiments: Mapping[str, ExperimentRules],
                dead_letters: list[DeadLetter]) -> None:
         # Exposures produced straight to Kafka skipped the intake's check of their names.
-        unknown = (unknown_reason(self._snapshot, record)
-                   if is_exposure and self._snapshot is not None else None)
-        if unknown is not None:
-            dead_letters.append(self._dead(topic, key, payload, unknown))
+        if is_exposure:
+            refused = unknown_reason(self._snapshot, record) if self._snapshot else None
+        else:
+            refused = value_problem(record.get("value"))
+        if refused is not None:
+            dead_letters.append(self._dead(topic, key, payload, refused))
             return
         event_time = record["timestamp"]
         verdict = user.check(record["event_id"], event_time)

@@ -84,6 +84,9 @@ async def body_of(request: web.Request) -> bytes:
     if request.content_type != "application/json":
         raise HttpError(415, f"send the body as application/json, "
                              f"not {request.content_type or 'no content type'}")
+    if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+        # The server does not inflate bodies (a small one can inflate to gigabytes).
+        raise HttpError(415, "send the body uncompressed (no Content-Encoding)")
     limits = request.app[BODY_LIMITS]
     try:
         return await asyncio.wait_for(request.read(), limits.timeout_s)
