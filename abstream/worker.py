@@ -30,7 +30,11 @@ from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
 from topology.app import create_app
-from topology.logs import configure_json_logging, logging_config
+from topology.logs import (
+    configure_json_logging,
+    keep_credentials_out_of_http_logs,
+    logging_config,
+)
 from topology.producer import EventProducer
 from topology.settings import Settings
 from topology.topics import (
@@ -62,9 +66,11 @@ class WorkerServices(Service):
 
     async def on_start(self) -> None:
         REGISTRY.register(self._read_stats)  # /metrics
+        keep_credentials_out_of_http_logs()
         await self.config.start()
         await self.producer.start()
-        self._runner = web.AppRunner(self._web_app(), access_log=None)
+        # Bodies are taken as sent: inflating them would run on the event loop, unbounded.
+        self._runner = web.AppRunner(self._web_app(), access_log=None, auto_decompress=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.web_host, self.settings.web_port).start()
         self.log.info("API on http://%s:%d", self.settings.web_host, self.settings.web_port)

@@ -21,6 +21,7 @@ exposures give are checked against the configuration once per distinct name.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -34,11 +35,17 @@ from experiments.exposures import unknown_reason
 from experiments.facts import Fact, phase_key
 from experiments.snapshot import ConfigSnapshot
 from schemas import SchemaError, current_registry, decoder, encoder
+from schemas.events import value_problem
 from topology.topics import TopicNames
 
 Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 LoadUser = Callable[[str, int], Mapping[str, Any] | None]  # user_id, partition → stored state
 DeadLetter = tuple[str, bytes | None, bytes, str]  # topic, key, raw payload, reason
+
+log = logging.getLogger(__name__)
+# What a stored state or an event this code cannot handle raises, instead of crashing the
+# agent on the same message again and again: the message is dead-lettered with the reason.
+UNREADABLE = (ArithmeticError, TypeError, ValueError, KeyError)
 
 
 @dataclass
@@ -84,12 +91,22 @@ class JoinProcessor:
             except SchemaError as exc:
                 batch.dead(topic, key, value or b"", str(exc))
                 continue
-            user = batch.user(record["user_id"], index, partition, self._load)
+            try:
+                user = batch.user(record["user_id"], index, partition, self._load)
+            except UNREADABLE as exc:  # one user's bad state must not stop everyone's events
+                log.exception("the stored state of user %r cannot be read", record["user_id"])
+                batch.dead(topic, key, value or b"",
+                           f"the user's stored state cannot be read: {exc}")
+                continue
             source = f"{topic}/{partition}"
             if user.applied(source, offset):
                 batch.replayed(user)
                 continue
-            self._apply(batch, user, is_exposure, record, topic, key, value or b"")
+            try:
+                self._apply(batch, user, is_exposure, record, topic, key, value or b"")
+            except UNREADABLE as exc:
+                log.exception("an event of user %r could not be applied", user.user_id)
+                batch.dead(topic, key, value or b"", f"could not be applied: {exc!r}")
             user.mark(source, offset)
             batch.changed.add(user.user_id)
         outcome = batch.finish()
@@ -104,9 +121,10 @@ class JoinProcessor:
     def _apply(self, batch: _Batch, user: UserState, is_exposure: bool, record: dict[str, Any],
                topic: str, key: bytes | None, payload: bytes) -> None:
         # Exposures produced straight to Kafka skipped the intake's check of their names.
-        unknown = self._unknown_reason(record) if is_exposure else None
-        if unknown is not None:
-            batch.dead(topic, key, payload, unknown)
+        refused = (self._unknown_reason(record) if is_exposure
+                   else value_problem(record.get("value")))
+        if refused is not None:
+            batch.dead(topic, key, payload, refused)
             return
         event_time = record["timestamp"]
         verdict = user.check(record["event_id"], event_time)

@@ -9,7 +9,7 @@ takes: the agent does not finish the batch, so Faust neither acknowledges nor
 commits it, and its consumer stops fetching once its buffers are full. Writing a
 batch twice (after a crash between the insert and the commit) is harmless: every
 table is a ReplacingMergeTree over the row's identity (`user_metrics` keeps each
-user's highest version).
+user's highest version per metric, whatever variant it says).
 """
 
 from __future__ import annotations

@@ -39,8 +39,10 @@ class AccessPolicy:
             return None
         scheme, _, offered = header.partition(" ")
         found = None
+        # aiohttp keeps undecodable header bytes as surrogates: encode them back as they came.
+        offered_bytes = offered.strip().encode("utf-8", "surrogateescape")
         for token, actor in self.tokens.items():  # every token, each in constant time
-            if hmac.compare_digest(offered.strip().encode(), token.encode()):
+            if hmac.compare_digest(offered_bytes, token.encode()):
                 found = actor
         if scheme.lower() != "bearer" or found is None:
             raise HttpError(401, "a valid bearer token is required")

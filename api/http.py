@@ -84,6 +84,9 @@ async def body_of(request: web.Request) -> bytes:
     if request.content_type != "application/json":
         raise HttpError(415, f"send the body as application/json, "
                              f"not {request.content_type or 'no content type'}")
+    if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+        # The server does not inflate bodies (a small one can inflate to gigabytes).
+        raise HttpError(415, "send the body uncompressed (no Content-Encoding)")
     limits = request.app[BODY_LIMITS]
     try:
         return await asyncio.wait_for(request.read(), limits.timeout_s)
@@ -109,10 +112,13 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
 
 
 async def read_json(request: web.Request) -> Any:
-    try:
-        return parse_json(await body_of(request))
-    except ValueError as exc:
-        raise HttpError(400, f"the body is {exc}") from None
+    """The body's JSON value, parsed once per request (an access rule may read it first)."""
+    if "json_body" not in request:
+        try:
+            request["json_body"] = parse_json(await body_of(request))
+        except ValueError as exc:
+            raise HttpError(400, f"the body is {exc}") from None
+    return request["json_body"]
 
 
 def flag(request: web.Request, name: str) -> bool:

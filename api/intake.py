@@ -64,10 +64,7 @@ async def assignment_scope(request: web.Request) -> Scope:
     """A lookup reads; an activation logs exposures, which needs the intake scope."""
     if request.method == "GET":
         return Scope.INTAKE if flag(request, "activate") else Scope.READ
-    try:
-        body = parse_json(await body_of(request))
-    except ValueError:
-        return Scope.READ  # the view answers 400 with the reason
+    body = await read_json(request)
     return Scope.INTAKE if isinstance(body, dict) and body.get("activate") is True else Scope.READ
 
 
@@ -100,13 +97,14 @@ async def _answer_assignments(ingestion: Ingestion, user_id: Any, attributes: di
     if not isinstance(user_id, str) or not user_id:
         raise HttpError(422, "user_id: a non-empty string is required")
     snapshot = ingestion.snapshot()
-    valid = _valid_inputs(user_id, attributes)
+    valid = len(user_id) <= ingestion.limits.max_id_length and _valid_inputs(user_id, attributes)
     # Text that is not valid Unicode never reaches the hash: C code has crashed on it.
     result = assign_all(snapshot, user_id if valid else None, attributes)
     answer: dict[str, Any] = {"user_id": user_id if valid else _shown(user_id),
                               "config_version": snapshot.version}
     if not valid:
-        answer["error"] = "user_id and attributes must be valid Unicode (no lone surrogates)"
+        answer["error"] = (f"user_id must be at most {ingestion.limits.max_id_length} characters, "
+                           "and it and the attributes valid Unicode (no lone surrogates)")
     if activate:
         answer.update(await _activate(ingestion, user_id, result.values(), attributes))
     head = json.dumps(answer)[:-1]

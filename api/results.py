@@ -21,7 +21,12 @@ from agents.results_store import ResultsStore
 from analysis.report import experiment_report
 from experiments import ConfigSnapshot
 from sinks import Sink, SinkError
-from sinks.totals import exposed_users_by_slice, mismatched_users, variant_totals
+from sinks.totals import (
+    exposed_users_by_slice,
+    mismatched_users,
+    multiple_exposure_users,
+    variant_totals,
+)
 
 T = TypeVar("T")
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
@@ -52,6 +57,8 @@ class Results:
                                             phase=experiment.phase, dimension=dimension))
         phase = experiment.phase
         mismatched = await self._query(partial(mismatched_users, experiment=key, phase=phase))
+        multiple = await self._query(partial(multiple_exposure_users, experiment=key,
+                                             phase=phase))
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
         newest = max((t.newest_exposure_ms for t in totals), default=None)
@@ -66,7 +73,8 @@ class Results:
                 [v.key for v in experiment.variants], experiment.weights, metrics,
                 totals, exposed),
             "mismatched_users": mismatched,
-            "notes": _notes(mismatched),
+            "multiple_exposure_users": multiple,
+            "notes": _notes(mismatched, multiple),
         }
         self.cache[(key, dimension)] = (time.monotonic(), report)
         return report
@@ -84,12 +92,16 @@ class Results:
                        f"{STORE_TIMEOUT_S:g} s") from None
 
 
-def _notes(mismatched: int) -> list[str]:
-    if not mismatched:
-        return []
-    return [f"{mismatched} users have an exposure whose variant is not the one the "
-            "configuration assigns them (a stale client, or forged input): the figures "
-            "include them"]
+def _notes(mismatched: int, multiple: int) -> list[str]:
+    notes = []
+    if mismatched:
+        notes.append(f"{mismatched} users have an exposure whose variant is not the one the "
+                     "configuration assigns them (a stale client, or forged input): the "
+                     "figures include them")
+    if multiple:
+        notes.append(f"{multiple} users were exposed to more than one variant: each is "
+                     "counted once, in the variant of their earliest exposure")
+    return notes
 
 
 RESULTS = web.AppKey("results", Results)

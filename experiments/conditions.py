@@ -12,7 +12,15 @@ from typing import Any
 
 import re2
 
-from experiments.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_LIST, MAX_NAME, text_problem
+from experiments.limits import (
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_LIST,
+    MAX_NAME,
+    MAX_REGEX_PROGRAM,
+    MAX_REGEX_PROGRAMS,
+    text_problem,
+)
 from experiments.semver import parse_version
 from experiments.targeting import (
     MAX_ATTRIBUTE_LENGTH,
@@ -26,7 +34,24 @@ from experiments.targeting import (
 def validate_condition(node: Any, path: str = "targeting") -> list[tuple[str, str]]:
     """Every problem in a condition tree, as (path, reason) pairs."""
     shape = _shape_problem(node, path)
-    return [shape] if shape else _validate_node(node, path)
+    if shape:
+        return [shape]
+    return _validate_node(node, path) or _regex_cost_problems(node, path)
+
+
+def _regex_cost_problems(node: Any, path: str) -> list[tuple[str, str]]:
+    """The patterns of one valid tree together, since a lookup may run all of them."""
+    total, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        stack.extend(current.get("all") or current.get("any") or
+                     ([current["not"]] if "not" in current else []))
+        if current.get("op") == "regex":
+            total += compile_pattern(current["value"]).programsize
+    if total <= MAX_REGEX_PROGRAMS:
+        return []
+    return [(path, f"its patterns are too costly to run on every lookup together "
+                   f"({total:,} RE2 instructions; at most {MAX_REGEX_PROGRAMS:,})")]
 
 
 def _shape_problem(node: Any, path: str) -> tuple[str, str] | None:
@@ -92,10 +117,14 @@ def _validate_comparison(node: Mapping[str, Any], path: str) -> list[tuple[str, 
         if not isinstance(value, str):
             return [(f"{path}.value", "regex takes a string")]
         try:
-            compile_pattern(value)
+            size = compile_pattern(value).programsize
         except re2.error as exc:
             reason = "patterns run on RE2, which has no backreferences or lookaround"
             return [(f"{path}.value", f"bad regular expression ({_re2_reason(exc)}); {reason}")]
+        if size > MAX_REGEX_PROGRAM:
+            return [(f"{path}.value", f"the pattern is too costly to run on every lookup "
+                                      f"({size:,} RE2 instructions; at most "
+                                      f"{MAX_REGEX_PROGRAM:,})")]
         return []
     if op in SEMVER_OPERATORS:
         ok = isinstance(value, str) and parse_version(value) is not None

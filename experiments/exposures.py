@@ -1,9 +1,9 @@
 """Whether an exposure can be true of a configuration: known names, and the variant it gives.
 
-An exposure is evidence only if it names an experiment, a variant and a phase
-that exist. The model keeps only the current phase's variants, so an earlier
-phase is accepted when its variant is one of the experiment's; a phase after
-the current one cannot have happened yet.
+An exposure is evidence only if it names an experiment that is served (not a
+draft), a variant and a phase that exist. The model keeps only the current
+phase's variants, so an earlier phase is accepted when its variant is one of the
+experiment's; a phase after the current one cannot have happened yet.
 
 An exposure of the current phase, not an override, whose variant is not the one
 the configuration assigns to that user (with the exposure's attributes) is
@@ -26,6 +26,8 @@ def unknown_reason(snapshot: ConfigSnapshot, exposure: Mapping[str, Any]) -> str
     experiment = snapshot.experiment(key)
     if experiment is None:
         return f"unknown experiment: {_shown(key)}"
+    if experiment.status is Status.DRAFT:  # drafts are never served: nobody can have seen one
+        return f"unknown experiment: {_shown(key)} is a draft, not yet served"
     if all(v.key != variant for v in experiment.variants):
         return f"unknown variant: {_shown(variant)} is not a variant of {_shown(key)}"
     if phase > experiment.phase:

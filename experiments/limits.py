@@ -16,13 +16,17 @@ lookup cheap and free of deep recursion:
     variants 20, metrics 50, overrides 1,000, dimensions 10, phases 1,000,
     spans per layer_slots or variant range 1,000, members of an `in` list 1,000,
     conditions per targeting tree 256
+    a regex's RE2 program                 MAX_REGEX_PROGRAM (1,000) instructions, and
+                                            MAX_REGEX_PROGRAMS (4,000) for all of a tree's:
+                                            every lookup runs them on up to 1,024 characters
     nesting of targeting and of a variant's config payload
                                             MAX_DEPTH (32) levels
     a variant's config payload              10,000 characters as JSON
     phase numbers                           1 to 2**31 - 1 (an `int` in the Exposure schema)
     the whole experiment as JSON            256 KiB
 
-Weights, coverage, the holdout percent and the conversion window must be finite.
+Every number must be finite: weights, coverage, the holdout percent, the conversion
+window, and the numbers of variant config payloads (JSON has no NaN or Infinity).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # used with fullmatch: no trailing \n
 KEY_RULE = "use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit"
 MAX_DESCRIPTION = 10_000
 MAX_NAME = 128
@@ -49,6 +53,8 @@ MAX_PAYLOAD = 10_000
 MAX_PHASE = 2**31 - 1
 MAX_VERSION = 2**63 - 1  # a `long` in the config and exposure records
 MAX_EXPERIMENT_BYTES = 256 * 1024
+MAX_REGEX_PROGRAM = 1000
+MAX_REGEX_PROGRAMS = 4000
 
 
 def depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -96,3 +102,12 @@ def json_size(value: Any) -> int | None:
         return len(text.encode())
     except UnicodeEncodeError:
         return None
+
+
+def finite_json(value: Any) -> bool:
+    """Whether `value` is JSON without NaN or Infinity (which JSON does not have)."""
+    try:
+        json.dumps(value, allow_nan=False, default=str)
+    except ValueError:
+        return False
+    return True

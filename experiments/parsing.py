@@ -6,6 +6,7 @@ The way back, model to document, is `experiments.documents` (re-exported here).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from experiments.model import (
 
 _MISSING = object()
 _NUMBER = (int, float)
+_LARGEST = sys.float_info.max  # an int beyond it has no float: "finite" cannot hold
 
 
 class _Reader:
@@ -66,6 +68,9 @@ class _Reader:
             return None if default is _MISSING else default
         if isinstance(value, float) and not math.isfinite(value):  # JSON reads 1e400 as inf
             self.problem(where, f"must be a finite number, not {value}")
+            return None if default is _MISSING else default
+        if isinstance(value, int) and float in _as_tuple(kinds) and abs(value) > _LARGEST:
+            self.problem(where, "must be a finite number, not one this large")
             return None if default is _MISSING else default
         return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from experiments.allocation import target_counts
 from experiments.conditions import validate_condition
@@ -28,6 +29,7 @@ from experiments.limits import (
     MAX_VARIANTS,
     MAX_VERSION,
     depth_exceeds,
+    finite_json,
     json_size,
     text_problem,
 )
@@ -89,16 +91,19 @@ def _sizes(e: Experiment) -> Iterable[tuple[str, str]]:
         size = None if depth_exceeds(variant.config) else json_size(variant.config)
         if size is not None and size > MAX_PAYLOAD:
             yield f"variants[{i}].config", f"{size:,} bytes as JSON; at most {MAX_PAYLOAD:,}"
+        elif size is not None and not finite_json(variant.config):
+            # Served in every lookup answer: one NaN would make all of it invalid JSON.
+            yield f"variants[{i}].config", "must hold finite numbers only (no NaN or Infinity)"
 
 
 def _identity(e: Experiment) -> Iterable[tuple[str, str]]:
-    if not KEY.match(e.key):
+    if not KEY.fullmatch(e.key):
         yield "key", KEY_RULE
     if e.salt is not None and (not e.salt or e.salt.startswith(_RESERVED_SALT_PREFIXES)):
         yield "salt", "must be non-empty and must not start with 'holdout:' or 'layer:'"
     elif e.salt is not None and (reason := text_problem(e.salt, MAX_NAME)):
         yield "salt", reason
-    if e.layer is not None and not KEY.match(e.layer):
+    if e.layer is not None and not KEY.fullmatch(e.layer):
         yield "layer", f"not a valid layer key: {KEY_RULE}"
     if not 1 <= e.version <= MAX_VERSION:
         yield "version", f"must be between 1 and {MAX_VERSION}"
@@ -108,7 +113,7 @@ def _variants(e: Experiment) -> Iterable[tuple[str, str]]:
     if len(e.variants) < 2:
         yield "variants", "an experiment needs at least two variants (the first is the control)"
     for i, variant in enumerate(e.variants):
-        if not KEY.match(variant.key):
+        if not KEY.fullmatch(variant.key):
             yield f"variants[{i}].key", "not a valid variant key"
         if not math.isfinite(variant.weight):
             yield f"variants[{i}].weight", f"must be a finite number, not {variant.weight}"
@@ -134,7 +139,7 @@ def _lifecycle(e: Experiment) -> Iterable[tuple[str, str]]:
     for user, variant in e.overrides.items():
         if variant not in keys:
             yield f"overrides.{user}", f"{variant!r} is not among the variants"
-    if e.start and e.end and e.end <= e.start:
+    if e.start and e.end and _utc(e.end) <= _utc(e.start):
         yield "end", "must be after start"
     numbers = [phase.number for phase in e.phases]
     for i, number in enumerate(numbers):
@@ -184,7 +189,7 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
             yield "metrics", f"duplicate metric key {key!r}"
     for i, metric in enumerate(e.metrics):
         path = f"metrics[{i}]"
-        if not KEY.match(metric.key):
+        if not KEY.fullmatch(metric.key):
             yield f"{path}.key", "not a valid metric key"
         if metric.kind is MetricKind.RATIO:
             for side in ("numerator", "denominator"):
@@ -195,14 +200,14 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
                     yield f"{path}.{side}.kind", "must be count or sum"
                 elif not part.event:
                     yield f"{path}.{side}.event", "is required"
-                elif not KEY.match(part.event):
+                elif not KEY.fullmatch(part.event):
                     yield f"{path}.{side}.event", f"not a valid event name: {KEY_RULE}"
         elif not metric.event:
             yield f"{path}.event", f"a {metric.kind.value} metric needs an event name"
-        elif not KEY.match(metric.event):
+        elif not KEY.fullmatch(metric.event):
             yield f"{path}.event", f"not a valid event name: {KEY_RULE}"
     for i, name in enumerate(e.dimensions):
-        if not isinstance(name, str) or not KEY.match(name):
+        if not isinstance(name, str) or not KEY.fullmatch(name):
             yield f"dimensions[{i}]", "must be an attribute name: letters, digits, . _ -"
     for name, count in Counter(d for d in e.dimensions if isinstance(d, str)).items():
         if count > 1:
@@ -218,7 +223,7 @@ def _metrics(e: Experiment) -> Iterable[tuple[str, str]]:
 def _check_layers(config: Config) -> list[Problem]:
     declared = {layer.key for layer in config.layers}
     problems = [Problem(f"layer {layer.key!r}", "key", KEY_RULE)
-                for layer in config.layers if not KEY.match(layer.key)]
+                for layer in config.layers if not KEY.fullmatch(layer.key)]
     problems += [Problem(f"layer {layer.key!r}", "description", reason)
                  for layer in config.layers
                  if (reason := text_problem(layer.description, MAX_DESCRIPTION))]
@@ -253,3 +258,8 @@ def _slot_overlaps(layer: str, members: list[Experiment]) -> list[Problem]:
 def _duplicates(owner: str, field: str, keys: list[str]) -> list[Problem]:
     return [Problem(owner, field, f"duplicate key {key!r}")
             for key, count in Counter(keys).items() if count > 1]
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone read as UTC, so times with and without one compare."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

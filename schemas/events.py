@@ -17,7 +17,6 @@ reason that names the field. Rules beyond the schema's types:
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -36,6 +35,9 @@ class InvalidEvent(AbstreamError):
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+MAX_VALUE = 1e12  # a goal's value: squares and sums over users stay far from overflow
 
 
 @dataclass(frozen=True)
@@ -149,9 +151,20 @@ def _value(event: Mapping) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent(f"value: must be a number, not {_kind(value)}")
-    if not math.isfinite(value):
-        raise InvalidEvent("value: must be finite")
+    if reason := value_problem(value):
+        raise InvalidEvent(reason)
     return float(value)
+
+
+def value_problem(value: float | None) -> str | None:
+    """Why a goal's value cannot be used, or None.
+
+    Bounded, not only finite: a user's sums of values and of their squares must stay
+    finite too, or one event makes an experiment's statistics unreadable.
+    """
+    if value is None or -MAX_VALUE <= value <= MAX_VALUE:  # NaN compares false
+        return None
+    return f"value: must be a finite number of magnitude at most {MAX_VALUE:g}"
 
 
 def _boolean(event: Mapping, name: str) -> bool:

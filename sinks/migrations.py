@@ -6,14 +6,18 @@ missing ones in order and returns their versions. Every statement is also
 idempotent on its own (IF NOT EXISTS), so a migration interrupted half-way is
 simply applied again; ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so a
 migration's new columns are added only where `system.columns` does not list them.
+A migration that SQL alone cannot make idempotent (a new sorting key: `sinks.rekey`)
+is a function that looks at the tables first.
 The SQL runs unchanged on ClickHouse 18.16 and on chDB.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sinks.base import Sink
+from sinks.rekey import key_without_variant
 from sinks.tables import (
     DEAD_LETTERS,
     EVENTS_RAW,
@@ -30,6 +34,7 @@ class Migration:
     name: str
     statements: tuple[str, ...]
     columns: tuple[tuple[str, str, str], ...] = ()  # (table, column, type and default)
+    apply: Callable[[Sink], None] | None = None  # runs last; must be safe to run again
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -40,6 +45,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               (EVENTS_RAW, DEAD_LETTERS, EXPERIMENT_AUDIT)),
     Migration(5, "exposures_raw.mismatched", (),
               (("exposures_raw", "mismatched", "UInt8 DEFAULT 0"),)),
+    # Migration 2 now creates the table keyed so; older databases are converted.
+    Migration(6, "user_metrics keyed without the variant", (), (), key_without_variant),
 )
 
 _LEDGER = """
@@ -70,6 +77,8 @@ def migrate(sink: Sink, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[
             sink.command(statement.format(database=sink.database))
         for table, column, kind in migration.columns:
             _add_column(sink, table, column, kind)
+        if migration.apply is not None:
+            migration.apply(sink)
         sink.insert("schema_migrations", ["version", "name"],
                     [(migration.version, migration.name)])
         applied.append(migration.version)

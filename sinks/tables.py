@@ -39,11 +39,12 @@ USER_METRIC_COLUMNS = (
     "dimension_names", "dimension_values", "version",
 )
 
-# One row per user, experiment phase and metric, from the facts topic: the row of the
-# highest version is the user's (with FINAL, or after merges). Ratio metrics carry
+# One row per user, experiment phase and metric, from the facts topic, keyed without the
+# variant: the row of the highest version is the user's (with FINAL, or after merges), so
+# a newer fact that says another variant replaces the older row. Ratio metrics carry
 # their denominator (and its covariate) beside the numerator.
-USER_METRICS = """
-CREATE TABLE IF NOT EXISTS {database}.user_metrics (
+USER_METRICS_DDL = """
+CREATE TABLE IF NOT EXISTS {database}.{table} (
     experiment String,
     phase UInt32,
     variant String,
@@ -59,8 +60,9 @@ CREATE TABLE IF NOT EXISTS {database}.user_metrics (
     dimension_values Array(String),
     version UInt64
 ) ENGINE = ReplacingMergeTree(version)
-ORDER BY (experiment, phase, variant, metric, user_id)
+ORDER BY (experiment, phase, metric, user_id)
 """
+USER_METRICS = USER_METRICS_DDL.format(database="{database}", table="user_metrics")
 
 
 def user_metric_rows(fact: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -3,8 +3,11 @@
 For each (experiment, phase, variant, metric) — overall, or per value of one
 configured dimension — `variant_totals` returns n and the sums Σx, Σx², Σy, Σy²,
 Σxy of the metric value x and its pre-exposure covariate y, and for ratio
-metrics Σd, Σd², Σxd of the denominator d. Only each user's highest version
-counts (FINAL), so writing a batch twice or replaying the facts changes nothing.
+metrics Σd, Σd², Σxd of the denominator d. Rows are keyed by (experiment, phase,
+metric, user_id), not by variant, and only each key's highest version counts
+(FINAL): writing a batch twice or replaying the facts changes nothing, and a user
+whose first exposure turned out to be of another variant is counted once, in the
+variant of the newest row (the earliest exposure's).
 
 The sums are of shifted values, x − a, y − b and d − c, where the references a,
 b, c are one user's values of that phase and metric (`any` over its rows, the
@@ -122,18 +125,23 @@ def variant_totals(sink: Sink, experiment: str,
             for row in sink.query(sql, params)]
 
 
+# Each user once, in the variant and slice of their newest row (of any metric).
 EXPOSED_SQL = """
-SELECT {slice} AS slice, variant, uniqExact(user_id)
-FROM {database}.user_metrics FINAL
-WHERE experiment = %(experiment)s AND phase = %(phase)s
+SELECT slice, variant, count()
+FROM (
+    SELECT user_id, argMax({slice}, version) AS slice, argMax(variant, version) AS variant
+    FROM {database}.user_metrics
+    WHERE experiment = %(experiment)s AND phase = %(phase)s
+    GROUP BY user_id
+)
 GROUP BY slice, variant
 """
 
 
 def exposed_users_by_slice(sink: Sink, experiment: str, phase: int,
                            dimension: str | None = None) -> dict[str, dict[str, int]]:
-    """Distinct users per slice and variant with a fact in the experiment's phase: the one
-    count SRM is judged on (`analysis.srm_check`)."""
+    """Users per slice and variant with a fact in the experiment's phase, each once, as
+    their newest row says: the one count SRM is judged on (`analysis.srm_check`)."""
     sql = EXPOSED_SQL.format(database=sink.database, slice=_SLICE if dimension else "''")
     params = {"experiment": experiment, "phase": phase,
               **({"dimension": dimension} if dimension else {})}
@@ -147,6 +155,7 @@ def exposed_users(sink: Sink, experiment: str, phase: int) -> dict[str, int]:
     """Users per variant with a fact in the experiment's phase."""
     return exposed_users_by_slice(sink, experiment, phase).get("", {})
 
+
 MISMATCHED_SQL = """
 SELECT uniqExact(user_id)
 FROM {database}.exposures_raw
@@ -157,5 +166,25 @@ WHERE experiment = %(experiment)s AND phase = %(phase)s AND mismatched = 1
 def mismatched_users(sink: Sink, experiment: str, phase: int) -> int:
     """Users with an exposure of the phase whose variant the config does not assign them."""
     rows = sink.query(MISMATCHED_SQL.format(database=sink.database),
+                      {"experiment": experiment, "phase": phase})
+    return int(rows[0][0]) if rows else 0
+
+
+MULTIPLE_SQL = """
+SELECT count()
+FROM (
+    SELECT user_id, argMax(multiple_exposures, version) AS multiple
+    FROM {database}.user_metrics
+    WHERE experiment = %(experiment)s AND phase = %(phase)s
+    GROUP BY user_id
+)
+WHERE multiple = 1
+"""
+
+
+def multiple_exposure_users(sink: Sink, experiment: str, phase: int) -> int:
+    """Users of the phase exposed to more than one variant: each is counted once, in the
+    variant of their earliest exposure."""
+    rows = sink.query(MULTIPLE_SQL.format(database=sink.database),
                       {"experiment": experiment, "phase": phase})
     return int(rows[0][0]) if rows else 0

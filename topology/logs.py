@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -96,3 +97,31 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
     logging.getLogger("abstream").critical(
         "uncaught exception in thread %s: %r", getattr(args.thread, "name", "?"),
         args.exc_value, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+_CREDENTIALS = re.compile(r"(authorization\s*:\s*)[^\r\n'\"]*", re.IGNORECASE)
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the value of every Authorization header it quotes replaced by ***."""
+    return _CREDENTIALS.sub(r"\1***", text)
+
+
+class CredentialsFilter(logging.Filter):
+    """Keeps bearer tokens out of the logs: aiohttp's parser errors quote the raw header
+    line that failed, Authorization included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = without_credentials(
+                logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        record.msg = without_credentials(_message(record))
+        record.args = None
+        return True
+
+
+def keep_credentials_out_of_http_logs() -> None:
+    """On the loggers aiohttp's request handling writes to (the app's and the server's)."""
+    for name in ("aiohttp.web", "aiohttp.server"):
+        logging.getLogger(name).addFilter(CredentialsFilter())

@@ -157,3 +157,23 @@ def test_a_state_stored_before_the_compact_form_loads_and_is_stored_compact() ->
     (fact,) = facts(restarted.run((NAMES.events, 1, goal("g2"))))
     assert fact["values"] == {"n": 2.0} and fact["version"] == 3
     assert restarted.users["u1"]["format"] == 2
+
+
+def test_a_goal_value_too_large_to_sum_is_dead_lettered() -> None:
+    join = Join()
+    join.run((NAMES.exposures, 0, exposure()))
+    huge = {**decode("goal_event", goal("g1")), "value": 1.7976931348623157e308}
+    outcome = join.run((NAMES.events, 1, encode("goal_event", huge)), (NAMES.events, 2, goal("g2")))
+    assert "magnitude at most" in outcome.dead_letters[0][3]
+    assert facts(outcome)[0]["values"] == {"n": 1.0}  # the next goal still counts
+
+
+def test_a_user_whose_stored_state_cannot_be_read_does_not_stop_the_others() -> None:
+    users: dict[str, Any] = {"bad": {"user_id": "bad", "exposures": None}}
+    processor = JoinProcessor(lambda user_id, _: users.get(user_id), NAMES, experiments)
+    good = exposure()
+    outcome = processor.process([(NAMES.events, 0, 0, b"bad", encode("goal_event", {
+        **decode("goal_event", goal("g0")), "user_id": "bad"})),
+        (NAMES.exposures, 0, 1, b"u1", good)])
+    assert "stored state cannot be read" in outcome.dead_letters[0][3]
+    assert [f["user_id"] for f in facts(outcome)] == ["u1"]

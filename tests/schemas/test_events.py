@@ -46,7 +46,7 @@ def test_clock_skew_is_clamped_then_refused() -> None:
         ({"user_id": 7, "name": "purchase"}, "user_id: must be a string, not a number"),
         ({"user_id": "u", "name": "x" * 600}, "name: longer than 256 characters"),
         ({"user_id": "u", "name": "n", "value": "12"}, "value: must be a number, not a string"),
-        ({"user_id": "u", "name": "n", "value": float("nan")}, "value: must be finite"),
+        ({"user_id": "u", "name": "n", "value": float("nan")}, "value: must be a finite number"),
         ({"user_id": "u", "name": "n", "timestamp": "today"}, "timestamp: must be an integer"),
         ({"user_id": "u", "name": "n", "timestamp": -5}, "timestamp: must be 0 or more"),
         ({"user_id": "u", "name": "n", "attributes": [1]}, "attributes: must be an object"),

@@ -13,7 +13,13 @@ from analysis import SampleStats
 from sinks import Sink
 from sinks.migrations import MIGRATIONS, Migration, applied_versions, migrate
 from sinks.tables import EXPOSURE_COLUMNS, USER_METRIC_COLUMNS, exposure_row, user_metric_rows
-from sinks.totals import exposed_users, exposed_users_by_slice, mismatched_users, variant_totals
+from sinks.totals import (
+    exposed_users,
+    exposed_users_by_slice,
+    mismatched_users,
+    multiple_exposure_users,
+    variant_totals,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -30,7 +36,8 @@ def test_migrations_apply_once_in_order(fresh_sink: Sink) -> None:
 def test_mismatched_exposures_are_counted_by_user(fresh_sink: Sink) -> None:
     migrate(fresh_sink)
     # As if interrupted before its ledger row: the column is there, adding it again is a no-op.
-    again = Migration(99, "exposures_raw.mismatched again", (), MIGRATIONS[-1].columns)
+    (added,) = [m for m in MIGRATIONS if m.version == 5]
+    again = Migration(99, "exposures_raw.mismatched again", (), added.columns)
     assert migrate(fresh_sink, (*MIGRATIONS, again)) == [99]
     exposure = {"event_id": "e", "user_id": "u1", "experiment": "exp", "variant": "b",
                 "phase": 2, "config_version": 1, "timestamp": 1, "received_at": 1,
@@ -122,3 +129,32 @@ def test_exposed_users_are_distinct_users_per_slice(fresh_sink: Sink,
     got = exposed_users_by_slice(fresh_sink, "exp", 1, dimension)
     assert got == {s: dict(v) for s, v in expected.items()}
     assert exposed_users(fresh_sink, "exp", 1) == {"a": 100, "b": 100}
+
+
+@pytest.mark.parametrize("dimension", [None, "platform"])
+def test_a_user_whose_variant_changes_is_counted_once_in_the_newer_variant(
+        fresh_sink: Sink, dimension: str | None) -> None:
+    migrate(fresh_sink)
+    rng = random.Random(3)
+    # The later exposure (b) was seen first; the earlier one (a) arrived after: version 2.
+    first = {**fact(1, 1, rng), "variant": "b"}
+    corrected = {**fact(1, 2, rng), "variant": "a", "multiple_exposures": True}
+    others = [fact(user, 1, rng) for user in range(2, 12)]
+    for batch in ([first, *others], [corrected], [first]):  # the old row written again, too
+        fresh_sink.insert("user_metrics", USER_METRIC_COLUMNS,
+                          [row for f in batch for row in user_metric_rows(f)])
+    got = {(t.variant, t.metric, t.slice):
+           [t.n, t.sum_x, t.sum_x2, t.sum_y, t.sum_y2, t.sum_xy, t.sum_d, t.sum_d2, t.sum_xd]
+           for t in variant_totals(fresh_sink, "exp", dimension)}
+    expected = expected_totals([corrected, *others], dimension)
+    assert set(got) == set(expected)
+    for key, sums in expected.items():
+        assert got[key] == pytest.approx(sums, rel=1e-12), key
+    exposed: dict[str, dict[str, int]] = defaultdict(dict)
+    for (variant, metric, slice_), sums in expected.items():
+        if metric == "n":
+            exposed[slice_][variant] = sums[0]
+    assert exposed_users_by_slice(fresh_sink, "exp", 1, dimension) == exposed
+    assert exposed_users(fresh_sink, "exp", 1) == {"a": 6, "b": 5}
+    assert multiple_exposure_users(fresh_sink, "exp", 1) == 1
+    assert multiple_exposure_users(fresh_sink, "exp", 2) == 0
