@@ -9,22 +9,46 @@ workers leaving and coming back) depend on them.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import faust
 from faust.streams import _current_event as current_event
 from faust.types import TP
 
+from errors import AbstreamError
+
 log = logging.getLogger(__name__)
 
 DRAIN_STALL_S = 30.0
+# The versions these corrections were written for and tested with (the fault suite):
+# they reach into private attributes, which another version may have changed.
+WRITTEN_FOR = {"faust-streaming": ("0.15.3",), "aiokafka": ("0.14.0",)}
+
+
+class UntestedVersion(AbstreamError):
+    """The installed Faust or aiokafka is not one the corrections were tested with."""
+
+
+def check_versions(installed: Callable[[str], str] = importlib.metadata.version) -> None:
+    """Refuse to run on a Faust or aiokafka the corrections were not tested with."""
+    for package, tested in WRITTEN_FOR.items():
+        found = installed(package)
+        if found not in tested:
+            raise UntestedVersion(
+                f"{package} {found} is installed, but abstream's corrections to it "
+                f"(topology/faust_fixes.py) were tested with {', '.join(tested)} only: "
+                f"install {package}=={tested[-1]}, or run the fault suite on {found} "
+                "and add it to WRITTEN_FOR")
 
 
 def apply_corrections(app: faust.App, source_topics: Collection[str]) -> None:
-    """Every correction below, applied once where the app is built (`topology.app`)."""
+    """Every correction below, applied once where the app is built (`topology.app`),
+    after checking that the installed versions are the ones they were written for."""
+    check_versions()
     drain_buffer_before_commit(app)
     seek_uncommitted_to_beginning(app, source_topics)
     keep_changelog_events(app)

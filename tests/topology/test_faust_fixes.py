@@ -10,9 +10,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
+import pytest
 from faust.types import TP
 
 from topology.faust_fixes import (
+    WRITTEN_FOR,
+    UntestedVersion,
+    check_versions,
     drop_queued,
     fetch_only_partitions_asked_for,
     keep_changelog_events,
@@ -116,3 +120,16 @@ async def test_a_fetch_reads_the_partitions_unpaused_when_it_started_and_none_if
     assert fetcher.asked == [{TP("app.events", 0)}]  # not the set emptied meanwhile
     assert await fetch(client, live, timeout=1) == {}  # nothing unpaused: nothing fetched
     assert len(fetcher.asked) == 1
+
+
+def test_an_untested_faust_or_aiokafka_is_refused_with_what_to_do() -> None:
+    tested = {name: versions[-1] for name, versions in WRITTEN_FOR.items()}
+    check_versions(tested.__getitem__)  # the tested versions pass
+    newer = {**tested, "faust-streaming": "0.16.0"}
+    with pytest.raises(UntestedVersion, match=r"faust-streaming 0\.16\.0 .* install "
+                                              r"faust-streaming==0\.15\.3"):
+        check_versions(newer.__getitem__)
+
+
+def test_the_installed_versions_are_the_tested_ones() -> None:
+    assert check_versions() is None  # pyproject.toml pins what the fault suite ran on
