@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from agents.config_state import ConfigRecord, ConfigState
@@ -72,20 +73,22 @@ async def rebuild(sink: Sink, bootstrap: str, topics: TopicNames, raw: bool = Fa
     consumer = await _start_consumer(bootstrap)
     try:
         wanted = rebuild_topics(topics, raw)
-        await _check_topics(consumer, bootstrap, [*wanted, *([topics.config] if raw else [])])
+        found = await _partitions(bootstrap, [*wanted, *([topics.config] if raw else [])])
         await asyncio.to_thread(restore_tables, sink)
-        snapshot = await _config_now(consumer, topics) if raw else None
+        snapshot = await _config_now(consumer, topics, found[topics.config]) if raw else None
         by_topic = feeds(topics, None if snapshot is None else lambda: snapshot)
-        return [await _rebuild_one(sink, consumer, topic, by_topic[topic], batch_rows,
+        return [await _rebuild_one(sink, consumer, found[topic], by_topic[topic], batch_rows,
                                    progress) for topic in wanted]
     finally:
         await consumer.stop()
 
 
 async def _start_consumer(bootstrap: str) -> AIOKafkaConsumer:
-    # No group_id: nothing is committed, and the workers' group never rebalances.
+    # No group_id: nothing is committed, and the workers' group never rebalances. A short
+    # fetch wait: a fetch left waiting at the end of one topic delays the next topic's.
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, request_timeout_ms=10_000)
+                                enable_auto_commit=False, request_timeout_ms=10_000,
+                                fetch_max_wait_ms=50)
     try:
         await consumer.start()
     except KafkaError as exc:
@@ -94,18 +97,29 @@ async def _start_consumer(bootstrap: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def _check_topics(consumer: AIOKafkaConsumer, bootstrap: str, wanted: list[str]) -> None:
-    existing = await consumer.topics()
-    missing = [topic for topic in wanted if topic not in existing]
-    if missing:
-        raise RebuildError(f"no topic {', '.join(missing)} on {bootstrap}: is "
-                           "ABSTREAM_TOPIC_PREFIX the workers' prefix?")
+async def _partitions(bootstrap: str, wanted: list[str]) -> dict[str, list[TopicPartition]]:
+    """Every partition of each topic wanted; RebuildError naming those that are missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in wanted if topic not in existing]
+        if missing:
+            raise RebuildError(f"no topic {', '.join(missing)} on {bootstrap}: is "
+                               "ABSTREAM_TOPIC_PREFIX the workers' prefix?")
+        return {m["topic"]: sorted(TopicPartition(m["topic"], p["partition"])
+                                   for p in m["partitions"])
+                for m in await admin.describe_topics(wanted)}
+    finally:
+        await admin.close()
 
 
-async def _rebuild_one(sink: Sink, consumer: AIOKafkaConsumer, topic: str, feed: Feed,
-                       batch_rows: int, progress: Progress) -> Rebuilt:
+async def _rebuild_one(sink: Sink, consumer: AIOKafkaConsumer,
+                       partitions: list[TopicPartition], feed: Feed, batch_rows: int,
+                       progress: Progress) -> Rebuilt:
     started, messages, rows, broken = time.monotonic(), 0, 0, 0
-    total = await _prepare(consumer, topic)
+    topic = partitions[0].topic
+    total = await _prepare(consumer, partitions)
     progress(feed.table, 0, total)
     async for records in _read(consumer, topic, batch_rows):
         batch: list[Message] = [(topic, r.partition, r.offset, r.value) for r in records]
@@ -117,10 +131,8 @@ async def _rebuild_one(sink: Sink, consumer: AIOKafkaConsumer, topic: str, feed:
     return Rebuilt(topic, feed.table, messages, rows, broken, time.monotonic() - started)
 
 
-async def _prepare(consumer: AIOKafkaConsumer, topic: str) -> int:
-    """Assign every partition of `topic` at its first offset; the messages up to the end."""
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
-                                                           or ())]
+async def _prepare(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> int:
+    """Assign `partitions` at their first offsets; the messages up to their ends."""
     consumer.assign(partitions)
     await consumer.seek_to_beginning(*partitions)
     firsts = await consumer.beginning_offsets(partitions)
@@ -149,11 +161,12 @@ async def _read(consumer: AIOKafkaConsumer, topic: str,
             batch = []
 
 
-async def _config_now(consumer: AIOKafkaConsumer, topics: TopicNames) -> ConfigSnapshot:
+async def _config_now(consumer: AIOKafkaConsumer, topics: TopicNames,
+                      partitions: list[TopicPartition]) -> ConfigSnapshot:
     """The configuration as the workers have it now, folded from the config topic: the
     sink writer flags exposures that disagree with it, and so does the rebuild."""
     state = ConfigState()
-    await _prepare(consumer, topics.config)
+    await _prepare(consumer, partitions)
     async for batch in _read(consumer, topics.config, 1_000):
         for message in batch:
             key = message.key.decode() if message.key else ""
