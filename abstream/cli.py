@@ -23,6 +23,7 @@ Start here:
   abstream worker            run a worker: the stream processing and the HTTP API
   abstream experiments ...   create, change and list experiments on a worker
   abstream results KEY       an experiment's results
+  abstream rebuild-results   refill a lost results store from Kafka
 
 Settings are ABSTREAM_* environment variables; `abstream settings` shows them.
 """
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     from abstream.results_cli import add_results_parser, run_results_command
 
     add_results_parser(commands).set_defaults(run=run_results_command)
+
+    from abstream.rebuild_cli import add_rebuild_parser, run_rebuild_command
+
+    add_rebuild_parser(commands).set_defaults(run=run_rebuild_command)
 
     from abstream.simulate_cli import add_simulate_parser, run_simulate_command
 

@@ -73,12 +73,7 @@ def migrate(sink: Sink, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[
     for migration in sorted(migrations, key=lambda m: m.version):
         if migration.version in done:
             continue
-        for statement in migration.statements:
-            sink.command(statement.format(database=sink.database))
-        for table, column, kind in migration.columns:
-            _add_column(sink, table, column, kind)
-        if migration.apply is not None:
-            migration.apply(sink)
+        _apply(sink, migration)
         sink.insert("schema_migrations", ["version", "name"],
                     [(migration.version, migration.name)])
         applied.append(migration.version)
@@ -90,3 +85,24 @@ def _add_column(sink: Sink, table: str, column: str, kind: str) -> None:
                       " AND table = %(table)s", {"database": sink.database, "table": table})
     if column not in {name for (name,) in rows}:
         sink.command(f"ALTER TABLE {sink.database}.{table} ADD COLUMN {column} {kind}")
+
+
+def restore_tables(sink: Sink, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+    """Create again every table that was dropped after its migration was recorded.
+
+    `migrate` trusts the ledger, so a table dropped by hand stays missing; every step
+    of every migration is idempotent, so running them all again recreates only what
+    is gone, with every column later migrations added.
+    """
+    migrate(sink, migrations)
+    for migration in sorted(migrations, key=lambda m: m.version):
+        _apply(sink, migration)
+
+
+def _apply(sink: Sink, migration: Migration) -> None:
+    for statement in migration.statements:
+        sink.command(statement.format(database=sink.database))
+    for table, column, kind in migration.columns:
+        _add_column(sink, table, column, kind)
+    if migration.apply is not None:
+        migration.apply(sink)
