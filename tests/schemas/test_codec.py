@@ -56,6 +56,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "error": "not JSON", "received_at": 1_795_000_000_000, "source": "http:/events",
     },
 }
+EXAMPLES["exposure_batch"] = {"events": [EXAMPLES["exposure"], {**EXAMPLES["exposure"],
+                                                                   "event_id": "e-2"}]}
+EXAMPLES["goal_batch"] = {"events": [EXAMPLES["goal_event"]]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
