@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import metrics
-from experiments.attribution import AttributionRules, ExperimentRules, UserState
+from agents.fact_records import encode_fact, fact_key, fact_record
+from experiments.attribution import WHOLE, AttributionRules, ExperimentRules, UserState
 from experiments.dedup import Verdict
 from experiments.exposures import unknown_reason
-from experiments.facts import Fact, phase_key
+from experiments.facts import phase_key
 from experiments.snapshot import ConfigSnapshot
-from schemas import SchemaError, current_registry, decoder, encoder
+from schemas import SchemaError, current_registry, encoder, event_reader
 from schemas.events import value_problem
 from topology.topics import TopicNames
 
@@ -43,6 +44,7 @@ LoadUser = Callable[[str, int], Mapping[str, Any] | None]  # user_id, partition 
 DeadLetter = tuple[str, bytes | None, bytes, str]  # topic, key, raw payload, reason
 
 log = logging.getLogger(__name__)
+__all__ = ["JoinProcessor", "Outcome", "encode_fact", "fact_key", "fact_record"]
 # What a stored state or an event this code cannot handle raises, instead of crashing the
 # agent on the same message again and again: the message is dead-lettered with the reason.
 UNREADABLE = (ArithmeticError, TypeError, ValueError, KeyError)
@@ -79,57 +81,70 @@ class JoinProcessor:
 
     def process(self, messages: Sequence[Message]) -> Outcome:
         batch = _Batch(self.experiments(), self._counters)
-        batch.events_in.update(message[0] for message in messages)
         self._use_config(self.config() if self.config else None)
         registry = current_registry()
-        exposure, goal = decoder("exposure", registry), decoder("goal_event", registry)
+        exposures = event_reader("exposure", registry)
+        goals = event_reader("goal_event", registry)
         exposures_topic = self.topics.exposures
         for index, (topic, partition, offset, key, value) in enumerate(messages):
             is_exposure = topic == exposures_topic
             try:
-                record = (exposure if is_exposure else goal)(value or b"")
+                events, is_batch = (exposures if is_exposure else goals)(value or b"")
             except SchemaError as exc:
+                batch.events_in[topic] += 1
                 batch.dead(topic, key, value or b"", str(exc))
                 continue
-            try:
-                user = batch.user(record["user_id"], index, partition, self._load)
-            except UNREADABLE as exc:  # one user's bad state must not stop everyone's events
-                log.exception("the stored state of user %r cannot be read", record["user_id"])
-                batch.dead(topic, key, value or b"",
-                           f"the user's stored state cannot be read: {exc}")
-                continue
-            source = f"{topic}/{partition}"
-            if user.applied(source, offset):
-                batch.replayed(user)
-                continue
-            try:
-                self._apply(batch, user, is_exposure, record, topic, key, value or b"")
-            except UNREADABLE as exc:
-                log.exception("an event of user %r could not be applied", user.user_id)
-                batch.dead(topic, key, value or b"", f"could not be applied: {exc!r}")
-            user.mark(source, offset)
-            batch.changed.add(user.user_id)
+            batch.events_in[topic] += len(events)
+            read = _Read(index, topic, partition, offset, key, value or b"", is_exposure,
+                         is_batch)
+            for position, record in enumerate(events):
+                self._event(batch, read, position if is_batch else WHOLE, record)
         outcome = batch.finish()
         metrics.EVENT_TIME_LAG.set(max(0.0, time.time() - self.watermark_ms / 1000))
         return outcome
+
+    def _event(self, batch: _Batch, read: _Read, position: int, record: dict[str, Any]) -> None:
+        """One event: of a single-event record (position WHOLE) or of a batch record."""
+        user_id = record["user_id"]
+        if not user_id:  # a batch record's events skipped every check on the way in
+            batch.dead_event(read, position, record, "user_id: must not be empty")
+            return
+        try:
+            user = batch.user(user_id, read.index, read.partition, self._load)
+        except UNREADABLE as exc:  # one user's bad state must not stop everyone's events
+            log.exception("the stored state of user %r cannot be read", user_id)
+            batch.dead_event(read, position, record,
+                             f"the user's stored state cannot be read: {exc}")
+            return
+        if user.applied(read.source, read.offset, position):
+            batch.replayed(user)
+            return
+        try:
+            self._apply(batch, user, read, position, record)
+        except UNREADABLE as exc:
+            log.exception("an event of user %r could not be applied", user.user_id)
+            batch.dead_event(read, position, record, f"could not be applied: {exc!r}")
+        user.mark(read.source, read.offset, position)
+        batch.changed.add(user.user_id)
 
     def _use_config(self, snapshot: ConfigSnapshot | None) -> None:
         if snapshot is not self._snapshot:
             self._snapshot = snapshot
             self._unknown.clear()
 
-    def _apply(self, batch: _Batch, user: UserState, is_exposure: bool, record: dict[str, Any],
-               topic: str, key: bytes | None, payload: bytes) -> None:
+    def _apply(self, batch: _Batch, user: UserState, read: _Read, position: int,
+               record: dict[str, Any]) -> None:
+        is_exposure = read.is_exposure
         # Exposures produced straight to Kafka skipped the intake's check of their names.
         refused = (self._unknown_reason(record) if is_exposure
                    else value_problem(record.get("value")))
         if refused is not None:
-            batch.dead(topic, key, payload, refused)
+            batch.dead_event(read, position, record, refused)
             return
         event_time = record["timestamp"]
         verdict = user.check(record["event_id"], event_time)
         if verdict is not Verdict.NEW:
-            batch.refused(user, topic, key, payload, verdict)
+            batch.refused(user, read, position, record, verdict)
             return
         if event_time > self.watermark_ms:
             self.watermark_ms = event_time
@@ -153,6 +168,24 @@ class JoinProcessor:
         if stored is None:
             return UserState(user_id, self.rules)
         return UserState.from_dict(stored, self.rules)
+
+
+@dataclass(slots=True)
+class _Read:
+    """A record read: where it came from, what it held, and the name of its source."""
+
+    index: int  # in the batch of messages
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    is_exposure: bool
+    is_batch: bool
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        self.source = f"{self.topic}/{self.partition}"
 
 
 class _Counters:
@@ -201,16 +234,16 @@ class _Batch:
         self.totals["REPLAYED"] += 1
         self.refresh.add(user.user_id)
 
-    def refused(self, user: UserState, topic: str, key: bytes | None, payload: bytes,
+    def refused(self, user: UserState, read: _Read, position: int, record: dict[str, Any],
                 verdict: Verdict) -> None:
         """A duplicate or an event too old to deduplicate: its user's facts go again."""
         self.refresh.add(user.user_id)
         if verdict is Verdict.DUPLICATE:
-            self.duplicates[topic] += 1
+            self.duplicates[read.topic] += 1
             return
         self.totals["LATE_EVENTS"] += 1
-        self.dead(topic, key, payload,
-                  "older than the deduplication retention: cannot be deduplicated")
+        self.dead_event(read, position, record,
+                        "older than the deduplication retention: cannot be deduplicated")
 
     def expose(self, user: UserState, record: dict[str, Any]) -> None:
         key = phase_key(record["experiment"], record["phase"])
@@ -221,6 +254,18 @@ class _Batch:
             self.totals["MULTIPLE_EXPOSURES"] += 1
         if state["late"]:
             self.totals["LATE_EXPOSURES"] += 1
+
+    def dead_event(self, read: _Read, position: int, record: dict[str, Any],
+                   reason: str) -> None:
+        """Dead-letter one event: a single-event record as it came, an event of a batch
+        record as a single-event record of its own, its place named in the reason."""
+        if position == WHOLE:
+            self.dead(read.topic, read.key, read.value, reason)
+            return
+        kind = "exposure" if read.is_exposure else "goal_event"
+        payload = encoder(kind, current_registry())(record)
+        self.dead(read.topic, record["user_id"].encode(), payload,
+                  f"{reason} (event {position} of the batch record at offset {read.offset})")
 
     def dead(self, topic: str, key: bytes | None, payload: bytes, reason: str) -> None:
         metrics.DEAD_LETTERS.labels(topic, reason.split(":")[0][:40]).inc()
@@ -242,22 +287,3 @@ class _Batch:
         self.totals["FACTS"] = len(self.outcome.facts)
         self.counters.count(self.events_in, self.duplicates, self.totals)
         return self.outcome
-
-
-def fact_key(fact: Fact) -> bytes:
-    """"<experiment>/<phase>/<user>": the facts topic is compacted by it."""
-    return f"{fact.experiment}/{fact.phase}/{fact.user_id}".encode()
-
-
-def fact_record(fact: Fact) -> dict[str, Any]:
-    """A `Fact` as the Avro record of the facts topic."""
-    return {
-        "experiment": fact.experiment, "phase": fact.phase, "variant": fact.variant,
-        "user_id": fact.user_id, "first_exposure": fact.first_exposure_ms,
-        "attributes": fact.attributes, "values": fact.values, "covariates": fact.covariates,
-        "multiple_exposures": fact.multiple_exposures, "version": fact.version,
-    }
-
-
-def encode_fact(fact: Fact) -> bytes:
-    return encoder("fact", current_registry())(fact_record(fact))

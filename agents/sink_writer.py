@@ -1,7 +1,8 @@
 """Topics into the results store, in batches, never past what was written.
 
 Per topic (facts → `user_metrics`, exposures → `exposures_raw`, goal events →
-`events_raw`, dead letters → `dead_letters`, the config audit → `experiment_audit`)
+`events_raw`, a row per event of single and batch records alike, dead letters →
+`dead_letters`, the config audit → `experiment_audit`)
 a Faust agent takes up to `ABSTREAM_SINK_BATCH_ROWS` messages (or what arrived
 within `ABSTREAM_SINK_BATCH_S`), turns them into rows and inserts them.
 When the store is down the insert is retried with backoff, for as long as it
@@ -28,7 +29,7 @@ from agents import metrics
 from agents.results_store import ResultsStore
 from experiments import ConfigSnapshot
 from experiments.exposures import disagrees
-from schemas import SchemaError, decode
+from schemas import SchemaError, current_registry, decode, event_reader
 from sinks import Sink, SinkError
 from sinks.tables import (
     AUDIT_COLUMNS,
@@ -87,6 +88,7 @@ class Feed:
     columns: tuple[str, ...]
     schema: str
     rows: Callable[[dict[str, Any], Message], list[tuple[Any, ...]]]
+    batched: bool = False  # the topic also carries batch records of `schema`: a row per event
 
 
 Message = tuple[str, int, int, bytes | None]  # topic, partition, offset, value
@@ -99,9 +101,9 @@ def feeds(topics: TopicNames,
         topics.facts: Feed("user_metrics", USER_METRIC_COLUMNS, "fact",
                            lambda fact, _: user_metric_rows(fact)),
         topics.exposures: Feed("exposures_raw", EXPOSURE_COLUMNS, "exposure",
-                               lambda exposure, _: [_exposure_row(exposure, config)]),
+                               lambda exposure, _: [_exposure_row(exposure, config)], True),
         topics.events: Feed("events_raw", EVENT_COLUMNS, "goal_event",
-                            lambda event, _: [event_row(event)]),
+                            lambda event, _: [event_row(event)], True),
         topics.deadletter: Feed("dead_letters", DEAD_LETTER_COLUMNS, "dead_letter",
                                 lambda letter, at: [dead_letter_row(letter, *at[:3])]),
         topics.config_audit: Feed("experiment_audit", AUDIT_COLUMNS, "audit_record",
@@ -122,11 +124,16 @@ def feed_rows(feed: Feed, messages: list[Message]) -> tuple[list[tuple[Any, ...]
     """The rows of a batch of messages, and how many could not be decoded (and are skipped:
     what reaches these topics was checked on the way in)."""
     rows, broken = [], 0
+    read = event_reader(feed.schema, current_registry()) if feed.batched else None
     for message in messages:
+        payload = message[3] or b""
         try:
-            rows.extend(feed.rows(decode(feed.schema, message[3] or b""), message))
+            records = read(payload)[0] if read else [decode(feed.schema, payload)]
         except SchemaError:
             broken += 1
+            continue
+        for record in records:
+            rows.extend(feed.rows(record, message))
     return rows, broken
 
 

@@ -6,7 +6,8 @@
   exposures of the experiments the user is enrolled in (once per user, experiment
   and phase per worker).
 - ``POST /exposures`` and ``POST /events``: a JSON list of events, or an object
-  with an ``events`` list. Valid events are produced; invalid ones are answered by
+  with an ``events`` list. Valid events are produced, packed into one batch record
+  per partition (`topology.packing`); invalid ones are answered by
   index and written to the dead-letter topic with the reason. The answer comes only
   after Kafka acknowledged everything, so a 2xx never loses an event; if Kafka
   fails the answer is 503 and the batch may be sent again (event ids make it harmless).
@@ -138,7 +139,7 @@ async def _activate(ingestion: Ingestion, user_id: str, assignments: Iterable[As
     try:
         encoded = encode_records("exposure", exposures, checked=True)
         letters = encode_dead_letters(producer.topics.exposures, SOURCE_ACTIVATION, refused)
-        await producer.send_encoded(producer.topics.exposures, encoded)
+        await producer.send_packed(producer.topics.exposures, encoded)
         await producer.send_encoded(producer.topics.deadletter, letters)
     except KafkaError as exc:  # the page still gets its variants; a later call retries
         for record in records:
@@ -227,7 +228,7 @@ async def _ingest(
     records = encode_records(schema, valid, checked=True)
     letters = encode_dead_letters(topic, source, failures)
     try:
-        await producer.send_encoded(topic, records)
+        await producer.send_packed(topic, records)  # one batch record per partition
         await producer.send_encoded(producer.topics.deadletter, letters)
     except KafkaError as exc:
         log.warning("Kafka refused a batch for %s: %s", topic, exc)

@@ -10,7 +10,9 @@ batches of 1,000 messages, to a fresh processor each round:
 
 1. a decode-only loop over the same records (the baseline);
 2. the join, its users stored as the dicts it returns (in memory);
-3. the join, its users stored as JSON bytes (orjson), as the worker's table does.
+3. the join, its users stored as JSON bytes (orjson), as the worker's table does;
+4. the same join over batch records: the deliveries of each partition packed
+   `PACKED` events a record, in the same order, 1,000 events a batch.
 
 Prints the median events/s (of CPU time) of each over the rounds and the ratios to
 the baseline.
@@ -33,11 +35,12 @@ from agents.join import JoinProcessor, Message
 from experiments import ConfigSnapshot, load_config_file
 from experiments.attribution import ExperimentRules
 from experiments.simulation import SimulationSpec, default_effects, simulate
-from schemas import decode, encode
+from schemas import current_registry, decode, encode, frame_batch
 from topology.topics import TopicNames
 
 PARTITIONS = 4
 BATCH = 1_000
+PACKED = 100  # events per batch record
 NAMES = TopicNames("bench")
 
 
@@ -58,12 +61,33 @@ def records(snapshot: ConfigSnapshot, users: int) -> list[Message]:
     return messages
 
 
+def packed(messages: list[Message]) -> list[Message]:
+    """The same events in batch records of up to PACKED events of one topic-partition."""
+    runs: dict[tuple[str, int], list[Message]] = {}
+    out: list[Message] = []
+
+    def close(topic: str, partition: int) -> None:
+        run = runs.pop((topic, partition))
+        kind = "exposure" if topic == NAMES.exposures else "goal_event"
+        value = frame_batch(kind, [m[4] or b"" for m in run], current_registry())
+        out.append((topic, partition, run[0][2], run[0][3], value))
+
+    for message in messages:
+        runs.setdefault(message[:2], []).append(message)
+        if len(runs[message[:2]]) == PACKED:
+            close(*message[:2])
+    for topic, partition in list(runs):
+        close(topic, partition)
+    return out
+
+
 def decode_only(messages: list[Message]) -> None:
     for topic, _, _, _, value in messages:
         decode("exposure" if topic == NAMES.exposures else "goal_event", value)
 
 
-def join(snapshot: ConfigSnapshot, as_json: bool) -> Callable[[list[Message]], None]:
+def join(snapshot: ConfigSnapshot, as_json: bool,
+         per_call: int = BATCH) -> Callable[[list[Message]], None]:
     rules = {e.key: ExperimentRules.of(e) for e in snapshot.config.experiments}
 
     def run(messages: list[Message]) -> None:
@@ -71,8 +95,8 @@ def join(snapshot: ConfigSnapshot, as_json: bool) -> Callable[[list[Message]], N
         load = ((lambda user_id, _: _loads(store.get(user_id))) if as_json
                 else (lambda user_id, _: store.get(user_id)))
         processor = JoinProcessor(load, NAMES, lambda: rules, config=lambda: snapshot)
-        for start in range(0, len(messages), BATCH):
-            outcome = processor.process(messages[start:start + BATCH])
+        for start in range(0, len(messages), per_call):
+            outcome = processor.process(messages[start:start + per_call])
             for user_id, (_, state) in outcome.users.items():
                 store[user_id] = orjson.dumps(state) if as_json else state
 
@@ -83,13 +107,14 @@ def _loads(stored: bytes | None) -> Any:
     return None if stored is None else orjson.loads(stored)
 
 
-def rate(work: Callable[[list[Message]], None], messages: list[Message]) -> float:
+def rate(work: Callable[[list[Message]], None], messages: list[Message],
+         events: int | None = None) -> float:
     """Per second of this process's CPU time: the loops are single-threaded, and on a
     machine shared with a broker and tests the wall clock also counts their work."""
     gc.collect()  # each loop starts with the garbage of the one before it gone
     start = time.process_time()
     work(messages)
-    return len(messages) / (time.process_time() - start)
+    return (events or len(messages)) / (time.process_time() - start)
 
 
 def main() -> None:
@@ -99,9 +124,12 @@ def main() -> None:
     args = parser.parse_args()
     snapshot = ConfigSnapshot.build(load_config_file(DEMO_CONFIG))
     messages = records(snapshot, args.users)
+    batches = packed(messages)
     loops = {"decode only": decode_only, "join, in memory": join(snapshot, as_json=False),
-             "join, JSON store": join(snapshot, as_json=True)}
-    rounds = [{name: rate(work, messages) for name, work in loops.items()}
+             "join, JSON store": join(snapshot, as_json=True),
+             "batch records": join(snapshot, as_json=True, per_call=BATCH // PACKED)}
+    inputs = {name: messages for name in loops} | {"batch records": batches}
+    rounds = [{name: rate(work, inputs[name], len(messages)) for name, work in loops.items()}
               for _ in range(args.rounds)]
     rates = {name: statistics.median(r[name] for r in rounds) for name in loops}
     print(f"{len(messages)} messages ({args.users} users, {PARTITIONS} partitions, "

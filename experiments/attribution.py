@@ -8,7 +8,8 @@
   before its exposure still counts when the exposure comes;
 - per-day totals per event name for the CUPED lookback: the covariate of a metric
   is its total over the whole days before the exposure day, never after;
-- the last offset applied per source partition, so a replayed message is skipped;
+- the last position applied per source partition, so a replayed message is skipped:
+  an offset, and for a batch record the index of the event inside it;
 - the ids of the user's recent events (`experiments.dedup.SeenIds`), so a duplicate
   is never applied twice.
 
@@ -32,6 +33,7 @@ from experiments.user_record import FORMAT, pack_exposures, unpack_exposures
 
 DAY_MS = 86_400_000
 _NEVER = 1 << 62
+WHOLE = 1 << 62  # the index of a single-event record's event: after any index of a batch
 DEFAULT_RULES = AttributionRules()
 
 __all__ = ["DAY_MS", "AttributionRules", "ExperimentRules", "UserState"]
@@ -49,7 +51,9 @@ class UserState:
         self.exposures: dict[str, dict[str, Any]] = {}  # "<experiment>/<phase>" → exposure
         self.recent: list[list[Any]] = []  # [time, name, value] within the grace period
         self.days: dict[str, dict[str, list[float]]] = {}  # name → day number → [count, sum]
-        self.offsets: dict[str, int] = {}  # "topic/partition" → last offset applied
+        # "topic/partition" → the last position applied: an offset (a whole record) or
+        # [offset, index] (up to an event of a batch record)
+        self.offsets: dict[str, int | list[int]] = {}
         self.version = 0  # counts changes: the sink keeps the highest
         self.watermark = 0  # the newest event time of this user: their grace clock
         self.seen = SeenIds(retention_ms=rules.dedup_retention_ms, max_ids=rules.max_seen_ids)
@@ -59,12 +63,23 @@ class UserState:
 
     # Replays and duplicates
 
-    def applied(self, source: str, offset: int) -> bool:
-        """True if this message (or a later one of its partition) was applied already."""
-        return offset <= self.offsets.get(source, -1)
+    def applied(self, source: str, offset: int, index: int = WHOLE) -> bool:
+        """True if this event (at `index` of the record at `offset`; WHOLE: a single-event
+        record) or a later one of its partition was applied already.
 
-    def mark(self, source: str, offset: int) -> None:
-        self.offsets[source] = offset
+        A plain stored offset (stored by a single-event record, or by a version that
+        knew no batches) stands for the record's last index.
+        """
+        position = self.offsets.get(source)
+        if position is None:
+            return False
+        if position.__class__ is int:
+            return offset <= position  # type: ignore[operator]
+        last_offset, last_index = position  # type: ignore[misc]
+        return offset < last_offset or (offset == last_offset and index <= last_index)
+
+    def mark(self, source: str, offset: int, index: int = WHOLE) -> None:
+        self.offsets[source] = offset if index == WHOLE else [offset, index]
 
     def check(self, event_id: str, time_ms: int) -> Verdict:
         """NEW (and remembered), DUPLICATE, or TOO_LATE to tell, by the user's clock."""

@@ -1,5 +1,6 @@
 """Avro schemas for every Kafka value, and helpers to encode and decode them."""
 
+from schemas.batches import BATCH_OF, event_reader, frame_batch
 from schemas.codec import (
     current_registry,
     decode,
@@ -12,6 +13,7 @@ from schemas.codec import (
 from schemas.registry import ConfluentRegistry, LocalRegistry, SchemaError, load_schema
 
 __all__ = [
-    "ConfluentRegistry", "LocalRegistry", "SchemaError", "current_registry", "decode", "decoder",
-    "encode", "encode_dead_letter", "encoder", "load_schema", "use_registry",
+    "BATCH_OF", "ConfluentRegistry", "LocalRegistry", "SchemaError", "current_registry",
+    "decode", "decoder", "encode", "encode_dead_letter", "encoder", "event_reader",
+    "frame_batch", "load_schema", "use_registry",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from schemas import current_registry, event_reader
+
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
     """Every record now in `topic`, from the beginning to the current end offsets."""
@@ -34,3 +36,9 @@ async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
+
+
+def events_in(records: list[ConsumerRecord], kind: str) -> list[dict]:
+    """The events of single-event and batch records of `kind` ("exposure", "goal_event")."""
+    read = event_reader(kind, current_registry())
+    return [event for record in records for event in read(record.value)[0]]

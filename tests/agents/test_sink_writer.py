@@ -17,8 +17,9 @@ from agents.join import encode_fact
 from agents.sink_writer import feed_rows, feeds
 from analysis.table import results_table
 from experiments.facts import Fact
+from schemas import current_registry, encode, frame_batch
 from sinks import SinkError, open_sink
-from sinks.tables import USER_METRIC_COLUMNS
+from sinks.tables import EVENT_COLUMNS, USER_METRIC_COLUMNS
 from sinks.totals import variant_totals
 from tests.agents.test_pipeline import create_experiment, facts_of, send
 from tests.workers import INTAKE_HEADERS
@@ -108,6 +109,19 @@ def test_rows_skip_and_count_what_cannot_be_decoded() -> None:
     ratio = dict(zip(USER_METRIC_COLUMNS, rows[1], strict=True))
     assert (ratio["value"], ratio["denominator"], ratio["version"]) == (3.0, 4.0, 5)
     assert (ratio["dimension_names"], ratio["dimension_values"]) == (["platform"], ["ios"])
+
+
+def test_batch_records_give_a_row_per_event_beside_single_records() -> None:
+    goals = [{"event_id": f"g{i}", "user_id": f"u{i}", "name": "purchase", "value": 1.0,
+              "timestamp": 1, "received_at": 2, "attributes": {}} for i in range(3)]
+    single = [encode("goal_event", goal) for goal in goals]
+    batch = frame_batch("goal_event", single[1:], current_registry())
+    feed = feeds(TopicNames("t"))["t.events"]
+    rows, broken = feed_rows(feed, [("t.events", 0, 0, single[0]), ("t.events", 0, 1, batch),
+                                    ("t.events", 0, 2, batch[:-2])])
+    assert broken == 1
+    assert [dict(zip(EVENT_COLUMNS, row, strict=True))["event_id"] for row in rows] == [
+        "g0", "g1", "g2"]
 
 
 async def _until_count(sink: Any, sql: str, count: int) -> int:

@@ -24,7 +24,7 @@ from tests.agents.test_pipeline import create_experiment
 from tests.agents.traffic import exposure, metric
 from tests.servers import TEST_PORTS, Servers
 from tests.workers import api_tokens, results_url
-from topology.producer import EventProducer
+from topology.producer import EventProducer, encode_records
 from topology.settings import load_settings
 from topology.topics import TopicNames
 
@@ -94,8 +94,9 @@ async def test_sigterm_commits_what_was_processed_and_exits_0(
     await producer.start()
     try:
         now = int(time.time() * 1000) - 60_000
-        await producer.send_exposures([exposure(f"u{i}", key, "ab"[i % 2], now)
-                                       for i in range(USERS)])
+        # single-event records: the offsets below count one a user
+        await producer.send_encoded(names.exposures, encode_records("exposure", [
+            exposure(f"u{i}", key, "ab"[i % 2], now) for i in range(USERS)]))
     finally:
         await producer.stop()
     # Processed: read by the join, and the exposures and their facts written to the store.

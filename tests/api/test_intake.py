@@ -15,7 +15,7 @@ from abstream.worker_process import WorkerProcess
 from experiments import ConfigSnapshot, assign_all, parse_config
 from schemas import decode
 from tests.agents.traffic import metric
-from tests.kafka_reading import read_topic
+from tests.kafka_reading import events_in, read_topic
 from tests.workers import INTAKE_HEADERS, TOKENS
 from topology.topics import TopicNames
 
@@ -88,8 +88,8 @@ async def test_malformed_input_ends_in_dead_letters_and_valid_events_arrive(
     letters = await intake_letters(servers, names)
     assert len(letters) - len(earlier) == expected_letters == 1000
     assert all(letter["error"] and letter["source"] == "http:/events" for letter in letters)
-    arrived = {decode("goal_event", r.value)["event_id"]
-               for r in await read_topic(servers.bootstrap, names.events)}
+    arrived = {e["event_id"] for e in events_in(
+        await read_topic(servers.bootstrap, names.events), "goal_event")}
     assert set(valid_ids) <= arrived
 
 
@@ -161,8 +161,8 @@ async def test_activation_logs_each_exposure_once(
         status, first = await post(session, f"{workers[0].url}/assignments", body)
         _, again = await post(session, f"{workers[0].url}/assignments", body)
     assert status == 200 and first["exposures_logged"] >= 1 and again["exposures_logged"] == 0
-    exposures = [decode("exposure", r.value)
-                 for r in await read_topic(servers.bootstrap, topics(workers[0]).exposures)]
+    exposures = events_in(
+        await read_topic(servers.bootstrap, topics(workers[0]).exposures), "exposure")
     mine = [e for e in exposures if e["experiment"] == key]
     assert len(mine) == 1
     assert mine[0]["user_id"] == "activated-user"

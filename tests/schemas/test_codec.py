@@ -56,6 +56,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "error": "not JSON", "received_at": 1_795_000_000_000, "source": "http:/events",
     },
 }
+EXAMPLES["exposure_batch"] = {"events": [EXAMPLES["exposure"], {**EXAMPLES["exposure"],
+                                                                   "event_id": "e-2"}]}
+EXAMPLES["goal_batch"] = {"events": [EXAMPLES["goal_event"]]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -191,3 +194,10 @@ def test_ids_come_from_a_schema_registry_when_one_is_configured(registry_url: st
     assert decode("exposure", payload, ConfluentRegistry(registry_url)) == EXAMPLES["exposure"]
     with pytest.raises(SchemaError, match="schema registry"):
         decode("exposure", b"\x00\x00\x00\x00\x07", ConfluentRegistry(registry_url))
+
+
+@pytest.mark.parametrize(("batch", "event"), [("exposure_batch", "exposure"),
+                                              ("goal_batch", "goal_event")])
+def test_a_batch_schema_holds_the_current_event_schema(batch: str, event: str) -> None:
+    (events,) = json.loads(schema_text(batch))["fields"]
+    assert events["type"]["items"] == json.loads(schema_text(event))

@@ -16,7 +16,7 @@ from abstream.worker_process import WorkerProcess
 from experiments import ConfigSnapshot, assign, parse_config
 from schemas import decode
 from tests.agents.traffic import metric
-from tests.kafka_reading import read_topic
+from tests.kafka_reading import events_in, read_topic
 from tests.workers import INTAKE_TOKEN, TOKENS
 from topology.producer import EventProducer
 from topology.topics import TopicNames
@@ -96,8 +96,8 @@ async def test_bad_strings_in_a_batch_are_dead_lettered_by_index_and_a_retry_suc
     assert sorted(letter["error"].split(":")[0] for letter in letters) == [
         "attributes.x\\ud800", "attributes.x\\ud800", "name", "name", "user_id", "user_id"]
     assert all(letter["source"] == "http:/events" for letter in letters)
-    arrived = [decode("goal_event", r.value)["event_id"]
-               for r in await read_topic(servers.bootstrap, names(workers[0]).events)]
+    arrived = [e["event_id"] for e in events_in(
+        await read_topic(servers.bootstrap, names(workers[0]).events), "goal_event")]
     assert arrived.count(f"{marker}-ok") == 2
 
 
