@@ -22,6 +22,7 @@ from sinks import Sink, SinkError, open_sink
 from sinks.migrations import restore_tables
 from sinks.totals import VariantTotals, exposed_users, mismatched_users, variant_totals
 from tests.agents.test_pipeline import create_experiment, send
+from tests.agents.traffic import intake_steps
 from tests.workers import INTAKE_HEADERS
 from topology.topics import TopicNames
 
@@ -32,14 +33,7 @@ TABLES = ("user_metrics", "exposures_raw", "events_raw", "dead_letters", "experi
 
 def traffic(key: str, t: int) -> list[tuple[str, dict]]:
     """Exposures, goals (some users with none) and a user exposed to both variants."""
-    steps = []
-    for i in range(USERS):
-        user = f"{key}-u{i}"
-        steps.append(("/exposures", {"event_id": f"{user}-x", "user_id": user,
-                                     "experiment": key, "variant": "ab"[i % 2],
-                                     "timestamp": t}))
-        steps += [("/events", {"event_id": f"{user}-g{j}", "user_id": user, "name": "purchase",
-                               "timestamp": t + 1000 + j}) for j in range(i % 4)]
+    steps = intake_steps(key, t, USERS, lambda i: i % 4)
     steps.append(("/exposures", {"event_id": f"{key}-u0-late", "user_id": f"{key}-u0",
                                  "experiment": key, "variant": "b", "timestamp": t + 5000}))
     return steps

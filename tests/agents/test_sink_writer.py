@@ -22,6 +22,7 @@ from sinks import SinkError, open_sink
 from sinks.tables import EVENT_COLUMNS, USER_METRIC_COLUMNS
 from sinks.totals import variant_totals
 from tests.agents.test_pipeline import create_experiment, facts_of, send
+from tests.agents.traffic import intake_steps
 from tests.workers import INTAKE_HEADERS
 from topology.topics import TopicNames
 
@@ -33,15 +34,7 @@ async def test_user_metrics_match_the_latest_facts(workers: list[WorkerProcess],
     key = f"sink_{uuid.uuid4().hex[:8]}"
     create_experiment(workers[0], key)
     t = int(time.time() * 1000) - 3_600_000
-    steps = []
-    for i in range(USERS):
-        user = f"{key}-u{i}"
-        steps.append(("/exposures", {"event_id": f"{user}-x", "user_id": user,
-                                     "experiment": key, "variant": "ab"[i % 2],
-                                     "timestamp": t}))
-        steps += [("/events", {"event_id": f"{user}-g{j}", "user_id": user,
-                               "name": "purchase", "timestamp": t + 1000 + j})
-                  for j in range(i % 3)]
+    steps = intake_steps(key, t, USERS, lambda i: i % 3)
     await send(workers[0], steps)
     expected = {f"{key}-u{i}": float(i % 3) for i in range(USERS)}
     facts = await facts_of(servers, workers[0], key, expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from abstream.worker_process import WorkerProcess
@@ -28,3 +29,19 @@ def metric(worker: WorkerProcess, name: str) -> float:
         lines = response.read().decode().splitlines()
     return sum(float(line.split()[-1]) for line in lines
                if line.startswith((f"{name} ", f"{name}{{")))
+
+
+def intake_steps(key: str, at: int, users: int,
+                 goals_of: Callable[[int], int]) -> list[tuple[str, dict[str, Any]]]:
+    """Posts for a worker's intake: user i of `key` exposed to variant a or b in turn at
+    `at`, then `goals_of(i)` purchases."""
+    steps: list[tuple[str, dict[str, Any]]] = []
+    for i in range(users):
+        user = f"{key}-u{i}"
+        steps.append(("/exposures", {"event_id": f"{user}-x", "user_id": user,
+                                     "experiment": key, "variant": "ab"[i % 2],
+                                     "timestamp": at}))
+        steps += [("/events", {"event_id": f"{user}-g{j}", "user_id": user,
+                               "name": "purchase", "timestamp": at + 1000 + j})
+                  for j in range(goals_of(i))]
+    return steps
