@@ -83,6 +83,8 @@ async def post_assignments(request: web.Request) -> web.Response:
     attributes = body.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise HttpError(422, "attributes: must be an object")
+    if not isinstance(body.get("activate", False), bool):
+        raise HttpError(422, "activate: must be true or false")
     return await _assignments(request.app[INGESTION], body.get("user_id"), attributes,
                               body.get("activate") is True)
 

@@ -9,11 +9,13 @@ another:
 1. a bare aiokafka consumer loop (the floor of the client);
 2. a Faust agent that only decodes (the floor of Faust itself);
 3. a worker running the full join (decode, dedup, user state, facts out),
-   timed by its `abstream_events_in_total` metric.
+   timed by its `abstream_events_in_total` metric;
 
 Then scaling: one worker, and then two workers sharing the consumer group, are
 started on an empty namespace and timed while the same events are produced
-after they are ready (the producer shares the cores, alike in both runs).
+after they are ready (the producer shares the cores, alike in both runs); and one
+worker fed the same events packed into batch records, as `EventProducer` and the
+intake produce them.
 
 Prints the median events/s of each over the rounds and the ratios.
 """
@@ -39,7 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from abstream.worker_process import WorkerProcess
 from experiments.exposures import exposure_event
 from infra import Stack
-from topology.producer import EventProducer
+from topology.producer import EventProducer, encode_records
 from topology.settings import load_settings
 from topology.topics import TopicNames, abstream_topics, ensure_topics
 
@@ -47,7 +49,10 @@ PORT = 26466
 PARTITIONS = 4
 
 
-async def fill(bootstrap: str, names: TopicNames, users: int, goals: int) -> int:
+async def fill(bootstrap: str, names: TopicNames, users: int, goals: int,
+               batched: bool = False) -> tuple[int, int]:
+    """(records, events) produced: one event a record, or batch records as the producer
+    packs them (`batched`)."""
     await ensure_topics(bootstrap, abstream_topics(PARTITIONS, names))
     producer = EventProducer(bootstrap, names)
     await producer.start()
@@ -55,17 +60,35 @@ async def fill(bootstrap: str, names: TopicNames, users: int, goals: int) -> int
     try:
         for start in range(0, users, 5000):
             chunk = range(start, min(users, start + 5000))
-            await producer.send_exposures([exposure_event(
+            exposures = [exposure_event(
                 event_id=f"x{i}", user_id=f"u{i}", experiment="bench", variant="a", phase=1,
                 config_version=1, timestamp=now, attributes={}, source="bench")
-                for i in chunk], checked=True)
-            await producer.send_goals([{
-                "event_id": f"g{i}-{j}", "user_id": f"u{i}", "name": "purchase", "value": 1.0,
-                "timestamp": now + 1000 + j, "received_at": now, "attributes": {}}
-                for i in chunk for j in range(goals)], checked=True)
+                for i in chunk]
+            goals_ = [{"event_id": f"g{i}-{j}", "user_id": f"u{i}", "name": "purchase",
+                       "value": 1.0, "timestamp": now + 1000 + j, "received_at": now,
+                       "attributes": {}} for i in chunk for j in range(goals)]
+            if batched:
+                await producer.send_exposures(exposures, checked=True)
+                await producer.send_goals(goals_, checked=True)
+            else:
+                await producer.send_encoded(names.exposures,
+                                            encode_records("exposure", exposures, True))
+                await producer.send_encoded(names.events,
+                                            encode_records("goal_event", goals_, True))
     finally:
         await producer.stop()
-    return users * (1 + goals)
+    return await _records(bootstrap, names), users * (1 + goals)
+
+
+async def _records(bootstrap: str, names: TopicNames) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(t, p) for t in (
+            names.exposures, names.events) for p in range(PARTITIONS)])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
 
 
 async def bare_aiokafka(bootstrap: str, names: TopicNames, expected: int) -> float:
@@ -115,7 +138,8 @@ def full_pipeline(prefix: str, expected: int, logs: Path) -> float:
         worker.stop()
 
 
-def scaling(bootstrap: str, count: int, users: int, goals: int, logs: Path) -> float:
+def scaling(bootstrap: str, count: int, users: int, goals: int, logs: Path,
+            batched: bool = False) -> float:
     """Events/s of `count` workers started on an empty namespace, then fed."""
     prefix = _prefix()
     asyncio.run(ensure_topics(bootstrap, abstream_topics(PARTITIONS, TopicNames(prefix))))
@@ -125,7 +149,7 @@ def scaling(bootstrap: str, count: int, users: int, goals: int, logs: Path) -> f
         for worker in workers:
             worker.start()
         _wait_until_assigned(bootstrap, prefix, count)
-        expected = asyncio.run(fill(bootstrap, TopicNames(prefix), users, goals))
+        _, expected = asyncio.run(fill(bootstrap, TopicNames(prefix), users, goals, batched))
         return consume_rate(workers, expected)
     finally:
         for worker in workers:
@@ -178,12 +202,15 @@ def one_round(bootstrap: str, users: int, goals: int) -> dict[str, float]:
     prefix = _prefix()
     names = TopicNames(prefix)
     try:
-        expected = asyncio.run(fill(bootstrap, names, users, goals))
-        rates = {"bare aiokafka": asyncio.run(bare_aiokafka(bootstrap, names, expected)),
-                 "Faust, decode only": faust_floor(prefix, expected)}
+        records, expected = asyncio.run(fill(bootstrap, names, users, goals))
+        rates = {"bare aiokafka": asyncio.run(bare_aiokafka(bootstrap, names, records)),
+                 "Faust, decode only": faust_floor(prefix, records)}
         with tempfile.TemporaryDirectory() as logs:
             rates["full join, 1 worker"] = full_pipeline(prefix, expected, Path(logs))
             rates["fed live, 1 worker"] = scaling(bootstrap, 1, users, goals, Path(logs))
+            # Pre-filled batch records are read before the worker reports ready: fed live.
+            rates["fed live, batch records, 1 worker"] = scaling(
+                bootstrap, 1, users, goals, Path(logs), batched=True)
             rates["fed live, 2 workers"] = scaling(bootstrap, 2, users, goals, Path(logs))
         return rates
     finally:

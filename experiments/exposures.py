@@ -61,7 +61,9 @@ def exposure_event(*, event_id: str, user_id: str, experiment: str, variant: str
             "variant": variant, "phase": phase, "config_version": config_version,
             "timestamp": timestamp,
             "received_at": timestamp if received_at is None else received_at,
-            "attributes": {str(k): attribute_text(v) for k, v in attributes.items()
+            # Only scalars become text: anything else stays as it is, for the checks to refuse.
+            "attributes": {str(k): attribute_text(v) if isinstance(v, str | int | float) else v
+                           for k, v in attributes.items()
                            if v is not None},
             "source": source, "override": override}
 

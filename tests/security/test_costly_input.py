@@ -117,3 +117,16 @@ def test_a_user_id_longer_than_events_allow_gets_control_with_a_reason(
     status, answer = call(workers[0], "GET", f"/assignments?user_id={'u' * 300}")
     assert status == 200 and "at most 256 characters" in answer["error"]
     assert all(a["reason"] == "error" for a in answer["assignments"].values())
+
+
+def test_activation_refuses_attributes_and_flags_the_intake_would(
+    workers: list[WorkerProcess],
+) -> None:
+    key = create_experiment(workers[0])
+    status, answer = call(workers[0], "POST", "/assignments", INTAKE_TOKEN, {
+        "user_id": f"{key}-u1", "attributes": {"k": {"a": [1, 2]}}, "activate": True})
+    assert status == 200 and answer["exposures_logged"] == 0
+    assert "string, number or boolean" in answer["exposure_error"]
+    status, answer = call(workers[0], "POST", "/assignments", INTAKE_TOKEN,
+                          {"user_id": f"{key}-u1", "activate": "true"})
+    assert status == 422 and "activate: must be true or false" in answer["error"]
