@@ -3,10 +3,7 @@ of its log, and still stops promptly on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -18,7 +15,7 @@ import pytest
 from abstream.admin_client import ApiError
 from abstream.worker_process import WorkerProcess
 from tests.agents.test_pipeline import create_experiment
-from tests.agents.traffic import exposure
+from tests.agents.traffic import exposure, sigterm_exit_code
 from tests.servers import TEST_PORTS, Servers
 from tests.workers import TOKENS
 from topology.producer import EventProducer
@@ -82,13 +79,7 @@ async def test_sigterm_stops_it_within_seconds_and_its_log_never_shows_the_passw
         await producer.stop()
     wait_for_line(worker.log_file, "failed, retrying")
     time.sleep(3)  # the exposures reach the writers
-    started = time.monotonic()
-    os.killpg(worker.process.pid, signal.SIGTERM)
-    try:
-        code = worker.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still running 20 s after SIGTERM; see {worker.log_file}")
-    print(f"stopped in {time.monotonic() - started:.1f} s")
+    code = sigterm_exit_code(worker, 20)
     assert code == 0, f"exit code {code}; see {worker.log_file}"
     text = worker.log_file.read_text()
     assert "user:***@127.0.0.1:1/db" in text  # the store is named, without its password

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -21,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from abstream.worker_process import WorkerProcess
 from tests.agents.test_pipeline import create_experiment
-from tests.agents.traffic import exposure, metric
+from tests.agents.traffic import exposure, metric, sigterm_exit_code
 from tests.servers import TEST_PORTS, Servers
 from tests.workers import api_tokens, results_url
 from topology.producer import EventProducer, encode_records
@@ -112,15 +109,8 @@ async def test_sigterm_commits_what_was_processed_and_exits_0(
     before = await committed_offsets(servers.bootstrap, prefix)
     assert {tp: before.get(tp) for tp in ends} != ends  # nothing committed them yet
 
-    assert worker.process is not None
-    started = time.monotonic()
-    os.killpg(worker.process.pid, signal.SIGTERM)
-    try:
-        code = worker.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still running 30 s after SIGTERM; see {worker.log_file}")
+    code = sigterm_exit_code(worker, 30)
     assert code == 0, f"exit code {code}; see {worker.log_file}"
-    print(f"stopped in {time.monotonic() - started:.1f} s")
 
     committed = await committed_offsets(servers.bootstrap, prefix)  # the group = the app id
     assert {tp: committed.get(tp) for tp in ends} == ends

@@ -1,10 +1,16 @@
-"""Events for the tests that produce straight to Kafka, and reading a worker's metrics."""
+"""Traffic and probes for the tests that run real workers: events, metrics, a SIGTERM."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from abstream.worker_process import WorkerProcess
 from experiments.exposures import exposure_event
@@ -45,3 +51,17 @@ def intake_steps(key: str, at: int, users: int,
                                "name": "purchase", "timestamp": at + 1000 + j})
                   for j in range(goals_of(i))]
     return steps
+
+
+def sigterm_exit_code(worker: WorkerProcess, timeout_s: float) -> int:
+    """SIGTERM the worker and return its exit code; fail the test if it outlives
+    `timeout_s`. Prints how long it took to stop."""
+    assert worker.process is not None
+    started = time.monotonic()
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    try:
+        code = worker.process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {timeout_s:g} s after SIGTERM; see {worker.log_file}")
+    print(f"stopped in {time.monotonic() - started:.1f} s")
+    return code
