@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,6 +45,16 @@ def wait_until_served(worker: WorkerProcess, key: str, status: str) -> float:
             return time.monotonic() - start
         time.sleep(0.02)
     raise AssertionError(f"{worker.url} did not serve {key} as {status}")
+
+
+def eventually(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
+    """What `read` gives once `done` holds, or the last reading after the deadline."""
+    start = time.monotonic()
+    found = read()
+    while not done(found) and time.monotonic() - start < PROPAGATION_DEADLINE_S:
+        time.sleep(0.02)
+        found = read()
+    return found
 
 
 def test_create_activate_ramp_pause_round_trip(workers: list[WorkerProcess]) -> None:
@@ -200,7 +211,10 @@ def test_review_needs_another_actor(workers: list[WorkerProcess]) -> None:
     _, approved = api(workers[1], "bob").request(
         "POST", f"/experiments/{key}/changes/{change}/approve")
     assert approved["experiment"]["status"] == "active" and approved["version"] == 2
-    assert api(workers[0]).get(f"/experiments/{key}/changes")["pending"] == []
+    # Approved on the second worker: the first serves it once it has read the log.
+    pending = eventually(lambda: api(workers[0]).get(f"/experiments/{key}/changes")["pending"],
+                         lambda found: found == [])
+    assert pending == []
 
     _, second = api(workers[0], "bob").request(
         "PATCH", f"/experiments/{key}", {"coverage": 10}, 2)
