@@ -167,6 +167,23 @@ class ConfigService:
         async with self._progress:
             await asyncio.wait_for(self._progress.wait_for(done), timeout)
 
+    async def catch_up(self, timeout: float = READ_BACK_TIMEOUT_S) -> None:
+        """Until the fold has read all the config log held when called.
+
+        A write decides on the newest state, whichever worker wrote it: a change
+        proposed on one worker can be approved on another at once, and a stale
+        version is refused before anything is written. Raises `WriteFailed`.
+        """
+        assert self._consumer is not None
+        config, audit = (TopicPartition(self.topics.config, 0),
+                         TopicPartition(self.topics.config_audit, 0))
+        try:
+            ends = await self._consumer.end_offsets([config, audit])
+            await self.wait_for(ends[config] - 1, timeout)
+            await self.wait_for(ends[audit] - 1, timeout, audit=True)
+        except (KafkaError, TimeoutError) as exc:
+            raise WriteFailed(f"cannot read the config log to its end: {exc!r}") from None
+
     async def write(
         self, checked: Checked, actor: str, audit: AuditEntry, expected_version: int,
         audit_key: str | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.config_service import WriteFailed
 from agents.experiment_admin import ExperimentAdmin
 from agents.readiness import WorkerState, waiting_for
 from api.access import actor_name
@@ -27,11 +28,15 @@ def _admin(request: web.Request) -> ExperimentAdmin:
     return request.app[ADMIN]
 
 
-def _writer(request: web.Request) -> tuple[ExperimentAdmin, str]:
+async def _writer(request: web.Request) -> tuple[ExperimentAdmin, str]:
     """The admin and the acting actor, once the worker has read the whole config log."""
     admin = request.app[ADMIN]
     if not admin.service.ready.is_set():
         raise HttpError(503, "not ready: still reading the config log")
+    try:
+        await admin.service.catch_up()
+    except WriteFailed as exc:
+        raise HttpError(503, str(exc)) from None
     return admin, actor_name(request)
 
 
@@ -90,14 +95,14 @@ async def get_experiment(request: web.Request) -> web.Response:
 
 
 async def create_experiment(request: web.Request) -> web.Response:
-    admin, actor = _writer(request)
+    admin, actor = await _writer(request)
     body = await admin.create(await read_json(request), actor, request.query.get("reason", ""),
                               dry_run=flag(request, "dry_run"))
     return _versioned(body, status=200 if body.get("dry_run") else 201)
 
 
 async def patch_experiment(request: web.Request) -> web.Response:
-    admin, actor = _writer(request)
+    admin, actor = await _writer(request)
     status, body = await admin.update(
         request.match_info["key"], await read_json(request), _if_match(request), actor,
         request.query.get("reason", ""), dry_run=flag(request, "dry_run"),
@@ -106,7 +111,7 @@ async def patch_experiment(request: web.Request) -> web.Response:
 
 
 async def delete_experiment(request: web.Request) -> web.Response:
-    admin, actor = _writer(request)
+    admin, actor = await _writer(request)
     await admin.delete(request.match_info["key"], _if_match(request), actor,
                        request.query.get("reason", ""))
     return web.Response(status=204)
@@ -135,14 +140,14 @@ async def reject(request: web.Request) -> web.Response:
 
 
 async def _review(request: web.Request, approve: bool) -> web.Response:
-    admin, actor = _writer(request)
+    admin, actor = await _writer(request)
     body = await admin.review(request.match_info["key"], request.match_info["change"], actor,
                               approve, request.query.get("reason", ""))
     return web.json_response(body)
 
 
 async def put_layer(request: web.Request) -> web.Response:
-    admin, actor = _writer(request)
+    admin, actor = await _writer(request)
     status, body = await admin.put("layer", request.match_info["key"], await read_json(request),
                                    _if_match(request), actor, request.query.get("reason", ""),
                                    dry_run=flag(request, "dry_run"))
@@ -150,7 +155,7 @@ async def put_layer(request: web.Request) -> web.Response:
 
 
 async def put_holdout(request: web.Request) -> web.Response:
-    admin, actor = _writer(request)
+    admin, actor = await _writer(request)
     status, body = await admin.put("holdout", "global", await read_json(request),
                                    _if_match(request), actor, request.query.get("reason", ""),
                                    dry_run=flag(request, "dry_run"))

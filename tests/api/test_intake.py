@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from typing import Any
 
@@ -104,9 +105,17 @@ async def test_batch_and_body_limits(workers: list[WorkerProcess]) -> None:
             assert response.status == 413
 
 
-def served_snapshot(worker: WorkerProcess) -> ConfigSnapshot:
-    config_doc = worker.client().get("/config")
-    version = config_doc.pop("version")
+def served_snapshot(worker: WorkerProcess, written_on: WorkerProcess) -> ConfigSnapshot:
+    """The config `worker` serves once it has read every change `written_on` has made:
+    each worker applies the config log on its own, so a write shows elsewhere later."""
+    target = written_on.client().get("/config")["version"]
+    deadline = time.monotonic() + 10
+    while True:
+        config_doc = worker.client().get("/config")
+        version = config_doc.pop("version")
+        if version >= target or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     config, problems = parse_config(config_doc)
     assert problems == []
     return ConfigSnapshot.build(config, version)
@@ -128,7 +137,7 @@ async def test_assignments_equal_assign_all_for_ten_thousand_users(
             "key": key, "variants": [{"key": "a", "weight": 30}, {"key": "b", "weight": 70}],
             **extra})
         admin.request("PATCH", f"/experiments/{key}", {"status": "active"}, 1)
-    snapshot = served_snapshot(workers[1])
+    snapshot = served_snapshot(workers[1], written_on=workers[0])
     countries = ["US", "CA", "FR", "DE"]
     semaphore = asyncio.Semaphore(32)
 
