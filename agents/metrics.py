@@ -28,6 +28,12 @@ FACTS = Counter("abstream_facts_emitted_total", "Per-user fact rows emitted")
 EVENT_TIME_LAG = Gauge("abstream_event_time_lag_seconds",
                        "Wall clock minus the newest event time seen")
 USERS = Gauge("abstream_users_in_state", "Users whose state this worker holds")
+POSITION_GAPS = Counter("abstream_position_gaps_total",
+                        "Partitions read past a reader's kept position, sought back",
+                        ["reader"])
+RECORDS_READ_AGAIN = Counter("abstream_records_read_again_total",
+                             "Records before a reader's kept position, read again and skipped",
+                             ["reader"])
 REPARTITIONED = Counter("abstream_repartitioned_total",
                         "Messages read by the repartition step", ["topic"])
 SINK_ROWS = Counter("abstream_sink_rows_total", "Rows written to the results store", ["table"])

@@ -1,18 +1,19 @@
-"""Corrections to faust-streaming 0.15.3 that exactness under crashes depends on.
+"""Corrections to faust-streaming 0.15.3 that the tables and their standby copies need.
 
-Each wraps a method of the app's producer, consumer or table recovery, or stands in
-for a private stream method. The SIGKILL-and-restart test of the pipeline
-(tests/agents/test_crash.py) and the fault suite (tests/agents/test_faults.py,
-workers leaving and coming back) depend on them.
+Where a source partition is read from is not Faust's business any more: readers
+keep their positions with their own state (`topology.positions`) and
+`seek_sources_to` makes Faust's seeks use them. What remains wraps methods of the
+app's consumer or table recovery, or stands in for a private stream method: the
+fault suite (tests/agents/test_faults.py, workers leaving and coming back while
+standby copies are promoted) depends on them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import logging
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import faust
@@ -23,7 +24,6 @@ from errors import AbstreamError
 
 log = logging.getLogger(__name__)
 
-DRAIN_STALL_S = 30.0
 # The versions these corrections were written for and tested with (the fault suite):
 # they reach into private attributes, which another version may have changed.
 WRITTEN_FOR = {"faust-streaming": ("0.15.3",), "aiokafka": ("0.14.0",)}
@@ -45,12 +45,11 @@ def check_versions(installed: Callable[[str], str] = importlib.metadata.version)
                 "and add it to WRITTEN_FOR")
 
 
-def apply_corrections(app: faust.App, source_topics: Collection[str]) -> None:
-    """Every correction below, applied once where the app is built (`topology.app`),
-    after checking that the installed versions are the ones they were written for."""
+def apply_corrections(app: faust.App) -> None:
+    """The corrections every app needs, applied once where the app is built
+    (`topology.app`), after checking that the installed versions are the ones they were
+    written for. `seek_sources_to` is applied by the join, which keeps the positions."""
     check_versions()
-    drain_buffer_before_commit(app)
-    seek_uncommitted_to_beginning(app, source_topics)
     keep_changelog_events(app)
     fetch_only_partitions_asked_for(app)
 
@@ -64,72 +63,50 @@ def last_committed(consumer: Any, tp: TP) -> int | None:
     return consumer._committed_offset.get(tp)
 
 
-def drain_buffer_before_commit(app: faust.App) -> None:
-    """Make Faust's pre-commit flush wait for the buffered table changelog writes.
+def seek_sources_to(app: faust.App, topics: Collection[str],
+                    positions_of: Callable[[Collection[TP]], Awaitable[Mapping[TP, int | None]]],
+                    ) -> None:
+    """Make every seek of Faust's to committed offsets put the partitions of `topics` at
+    the positions `positions_of` gives (at their first record where it gives None;
+    where it gives nothing, at the committed offset).
 
-    Faust flushes its producer before it commits offsets, but the buffer of table
-    changelog writes gives up after 0.1 s without a message sent, and it counts as
-    empty while its last message is still on its way to the client. Either lets a
-    commit overtake state changes: after a crash, recovery could restore an older
-    state of a user whose newer changes' offsets were committed. Here the flush
-    waits until the buffer is empty and no send is in flight, giving up only after
-    DRAIN_STALL_S without progress (as during a rebalance, when sends wait on it).
-    Must run before the app starts: the buffer's sending task binds its send method
-    when it starts.
-    """
-    producer = app.producer
-    buffer = producer.buffer
-    flush = producer.flush
-    send_pending = buffer._send_pending
-    in_flight = 0
-
-    async def counted_send(message: object) -> None:
-        nonlocal in_flight
-        in_flight += 1
-        try:
-            await send_pending(message)
-        finally:
-            in_flight -= 1
-
-    async def flush_everything() -> None:
-        while buffer.size or in_flight:
-            buffer.message_sent.clear()
-            try:
-                await asyncio.wait_for(buffer.message_sent.wait(), DRAIN_STALL_S)
-            except TimeoutError:
-                log.warning("changelog writes stalled for %.0f s; committing without them",
-                            DRAIN_STALL_S)
-                break
-        await flush()
-
-    buffer._send_pending = counted_send  # type: ignore[method-assign]
-    producer.flush = flush_everything  # type: ignore[method-assign]
-
-
-def seek_uncommitted_to_beginning(app: faust.App, topics: Collection[str]) -> None:
-    """Read a source partition without a committed offset from its beginning, always.
-
-    After recovering its tables Faust seeks every assigned partition to its
-    committed offset, but where none has been committed yet the client keeps its
-    current position, and that position is past whatever was fetched while the
-    tables were being recovered and then thrown away. A worker killed before its
-    first commit and restarted would skip those messages for good. Seeking such
-    partitions of `topics` back to the beginning makes the position what
-    `auto_offset_reset="earliest"` promises.
+    Faust seeks every assigned partition to its committed offset once it has recovered
+    its tables, and again whenever it fetches while its flow is stopped; where nothing
+    was committed the client kept whatever position earlier fetches had reached. The
+    positions the readers keep with their own state are the ones to read from, and
+    Faust takes what is returned here as committed: its next commit follows them.
     """
     consumer = app.consumer
     seek_to_committed = consumer.seek_to_committed
 
-    async def seek_to_committed_or_beginning() -> dict:
+    async def seek_to_positions() -> dict:
         committed = dict(await seek_to_committed())
-        uncommitted = [tp for tp, offset in committed.items()
-                       if offset is None and tp.topic in topics]
-        if uncommitted:
-            for tp, offset in (await consumer.earliest_offsets(*uncommitted)).items():
-                await consumer.seek(tp, offset)
-        return committed
+        mine = dict(await positions_of([tp for tp in committed if tp.topic in topics]))
+        earliest = await consumer.earliest_offsets(*mine) if mine else {}
+        starts = {}
+        for tp, position in mine.items():
+            # One applied record before the position is read again (its reader skips
+            # it): Faust commits an offset only once it has acknowledged the record
+            # before it, so without one the group's offsets would stay behind for good
+            # on a partition where nothing new arrives.
+            starts[tp] = earliest[tp] if position is None else max(position - 1, earliest[tp])
+        if starts:
+            await seek_in_thread(app, starts)
+        return committed | starts
 
-    consumer.seek_to_committed = seek_to_committed_or_beginning  # type: ignore[method-assign]
+    consumer.seek_to_committed = seek_to_positions  # type: ignore[method-assign]
+
+
+async def seek_in_thread(app: faust.App, positions: Mapping[TP, int]) -> None:
+    """Seek partitions from the app's event loop without racing the client's fetches.
+
+    Faust 0.15.3's ``Consumer.seek`` calls the client's seek from the calling thread,
+    while the client fetches in its own: a fetch that is handing over records of the
+    partition meanwhile crashes the worker (a KeyError in aiokafka's fetcher) or hands
+    over records from before the seek. ``seek_wait`` runs the seek in the client's
+    thread and returns once the new positions are set.
+    """
+    await app.consumer.seek_wait(positions)
 
 
 def fetch_only_partitions_asked_for(app: faust.App) -> None:
