@@ -23,6 +23,7 @@ from sinks.tables import (
     EVENTS_RAW,
     EXPERIMENT_AUDIT,
     EXPOSURES_RAW,
+    SINK_POSITIONS,
     SRM_ALERTS,
     USER_METRICS,
 )
@@ -47,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               (("exposures_raw", "mismatched", "UInt8 DEFAULT 0"),)),
     # Migration 2 now creates the table keyed so; older databases are converted.
     Migration(6, "user_metrics keyed without the variant", (), (), key_without_variant),
+    Migration(7, "sink_positions", (SINK_POSITIONS,)),
 )
 
 _LEDGER = """

@@ -203,3 +203,17 @@ def audit_row(record: dict[str, Any]) -> tuple[Any, ...]:
             record["actor"], record["time"], record["reason"], record["version_before"],
             record["version_after"], record["before"] or "", record["after"] or "",
             record["diff"], record["summary"])
+
+POSITION_COLUMNS = ("reader", "topic", "partition", "next_offset")
+
+# Where each sink writer stands per partition, written right after its rows: the highest
+# next offset is the one that counts (topology/positions.py).
+SINK_POSITIONS = """
+CREATE TABLE IF NOT EXISTS {database}.sink_positions (
+    reader String,
+    topic String,
+    partition UInt32,
+    next_offset UInt64
+) ENGINE = ReplacingMergeTree(next_offset)
+ORDER BY (reader, topic, partition)
+"""
