@@ -7,6 +7,7 @@ import gc
 import logging
 import sys
 from functools import partial
+from pathlib import Path
 
 import faust
 from aiohttp import web
@@ -18,6 +19,7 @@ from agents.experiment_admin import ExperimentAdmin
 from agents.lag_monitor import register_lag_monitor
 from agents.metrics import ReadPathStats
 from agents.pipeline import register_pipeline
+from agents.read_positions import KeptPositions
 from agents.readiness import stream_state
 from agents.repartition import register_repartition
 from agents.results_store import ResultsStore
@@ -31,6 +33,8 @@ from experiments import ExperimentClient
 from infra.errors import InfraError
 from schemas.events import EventLimits
 from topology.app import create_app
+from topology.faust_fixes import seek_sources_to
+from topology.local_state import discard_tables_unless_stopped_cleanly, mark_stopped_cleanly
 from topology.logs import (
     configure_json_logging,
     keep_credentials_out_of_http_logs,
@@ -119,14 +123,16 @@ def build_worker(settings: Settings) -> tuple[faust.App, WorkerServices]:
     # Not app.web_server: that starts only after the first table recovery, and the API,
     # /health and /ready included, must answer during it (run_worker starts it first).
     server = WorkerServices(settings, partial(stream_state, app))
-    register_pipeline(app, settings, server.config)
+    positions = KeptPositions()  # where each reader of a partition stands
+    register_pipeline(app, settings, server.config, positions)
     register_lag_monitor(app, settings)
     if settings.repartition:
         register_repartition(app, settings)
     if settings.write_results:
-        register_sink_writer(app, settings, server.results_store,
+        register_sink_writer(app, settings, server.results_store, positions,
                              server.config.state.snapshot)
         register_srm_monitor(app, settings, server.config, server.results_store)
+    seek_sources_to(app, positions.topics, positions.lowest)
     return app, server
 
 
@@ -156,6 +162,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> None:
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(prepare_topics(settings))  # before Faust subscribes to them
     app, server = build_worker(settings)
+    discard_tables_unless_stopped_cleanly(settings.worker_dir, Path(app.conf.tabledir))
     collect_garbage_less_often()
     # The API server is the worker's first service: it starts before the app and stops
     # after it, so the app's agents never see the results store closed under them.
@@ -168,4 +175,11 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> None:
     )
     if json_logs or not sys.stdout.isatty():
         worker.spinner = None  # no terminal control codes in log files
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exit_:
+        # Stopped on a signal, every service stopped and no table change left unsent
+        # (Faust's stop gives up on its buffer of them after 0.1 s without progress).
+        if exit_.code in (0, None) and not app.crashed and not app.producer.buffer.size:
+            mark_stopped_cleanly(settings.worker_dir)
+        raise

@@ -48,7 +48,9 @@ class WorkerProcess:
     def client(self, token: str | None = None) -> AdminClient:
         return AdminClient(self.url, token, timeout=30)
 
-    def start(self) -> None:
+    def start(self, until: str = "ready") -> None:
+        """Start the process; return once its API answers /`until` (`ready`: the worker
+        has joined the group and recovered its tables; `health`: the API is up)."""
         if _answers(self.port):  # another process would answer the readiness probe for us
             raise RuntimeError(f"port {self.port} is in use: stop what runs there or choose "
                                "another web port (ABSTREAM_WEB_PORT)")
@@ -64,7 +66,8 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker on {self.port} exited; see {self.log_file}")
             try:
-                if self.client().get("/ready").get("ready"):
+                answer = self.client().get(f"/{until}")
+                if until != "ready" or answer.get("ready"):
                     return
             except ApiError:
                 pass

@@ -31,6 +31,5 @@ def create_app(settings: Settings) -> faust.App:
         # One stream of logs per worker, and no terminal tricks when output is a file.
         worker_redirect_stdouts=False,
     )
-    topics = settings.topics
-    apply_corrections(app, {topics.exposures, topics.events})
+    apply_corrections(app)
     return app
