@@ -108,7 +108,8 @@ async def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]
                 error = for_code(code)
                 if code and error is not TopicAlreadyExistsError:  # a racing creator is fine
                     raise error(f"creating topic {name}")
-            await _until_described(admin, missing)
+        # Also the topics another worker is creating at this moment: they are counted next.
+        await _until_described(admin, specs)
         return [spec.name for spec in missing]
     finally:
         await admin.close()

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 
 from tests.servers import Servers
-from topology.topics import TopicNames, abstream_topics, describe_topic, ensure_topics
+from topology.topics import TopicNames, TopicSpec, abstream_topics, describe_topic, ensure_topics
 
 NAMES = TopicNames()
 
@@ -39,3 +40,23 @@ async def test_creating_topics_twice_creates_nothing_the_second_time(
     assert await ensure_topics(servers.bootstrap, specs) == []
     partitions, _ = await describe_topic(servers.bootstrap, specs[0].name)
     assert partitions == 2
+
+
+@pytest.mark.infra
+async def test_a_worker_that_loses_the_race_to_create_waits_for_every_partition(
+    servers: Servers, unique_name: str
+) -> None:
+    # Two workers starting at once: one creates the topics, the other finds them
+    # existing. Neither may go on (count partitions, start its producer) before the
+    # broker describes every partition, or it packs events by a partial count.
+    for attempt in range(5):
+        specs = [replace(spec, name=f"{unique_name}-{attempt}.{spec.name}")
+                 for spec in abstream_topics(8)]
+
+        async def start_worker(specs: list[TopicSpec]) -> dict[str, int]:
+            await ensure_topics(servers.bootstrap, specs)
+            return {s.name: (await describe_topic(servers.bootstrap, s.name))[0] for s in specs}
+
+        seen = await asyncio.gather(*(start_worker(specs) for _ in range(3)))
+        for counts in seen:
+            assert counts == {spec.name: spec.partitions for spec in specs}
