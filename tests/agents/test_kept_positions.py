@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def ready(run: KillRun) -> bool:
         return False
 
 
-async def kill_three_times(run: KillRun) -> None:
+async def kill_three_times(run: KillRun) -> tuple[Any, Any]:
     """Kill before the worker has joined its group, while batches are posted, and right
     after the last one; restart each time."""
     run.worker.start(until="health")
@@ -47,7 +48,7 @@ async def kill_three_times(run: KillRun) -> None:
     await run.post(posts[len(posts) // 2:])
     run.worker.kill()
     run.worker.start()
-    await run.until_exact()
+    return await run.settled()
 
 
 @pytest.mark.parametrize("attempt", range(SERIES))
@@ -55,7 +56,8 @@ async def test_killed_three_times_ends_exact(servers: Servers, tmp_path: Path,
                                              attempt: int) -> None:
     run = KillRun(servers, PORT, tmp_path / "worker.log")
     try:
-        await kill_three_times(run)
+        found, want = await kill_three_times(run)
+        assert found == want, f"see {run.worker.log_file}"
     finally:
         run.close()
 
@@ -73,7 +75,8 @@ async def test_killed_five_times_at_random_points_ends_exact(servers: Servers,
             if start != kills[-1]:
                 run.worker.kill()
                 run.worker.start(until=chance.choice(["health", "ready"]))
-        await run.until_exact()
+        found, want = await run.settled()
+        assert found == want, f"see {run.worker.log_file}"
     finally:
         run.close()
 
@@ -87,7 +90,8 @@ async def test_committed_offsets_moved_while_stopped_change_nothing(
     try:
         run.open()
         await run.post(run.batches(rounds=3))
-        await run.until_exact()
+        found, want = await run.settled()
+        assert found == want, f"see {run.worker.log_file}"
         run.worker.stop()
         unread = run.batches(rounds=2)
         if moved_to == "end":  # records the group's offsets are then moved past
@@ -96,7 +100,8 @@ async def test_committed_offsets_moved_while_stopped_change_nothing(
         run.worker.start()
         if moved_to == "beginning":
             await run.post(unread)
-        await run.until_exact()
+        found, want = await run.settled()
+        assert found == want, f"see {run.worker.log_file}"
         if moved_to == "beginning":  # the join read on from where it stood
             assert metric(run.worker, "abstream_events_in_total") == sum(
                 len(events) for _, events in unread)
