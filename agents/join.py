@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import metrics
-from agents.fact_records import encode_fact, fact_key, fact_record
+from agents.fact_records import FactEncoder, encode_fact, fact_key, fact_record
 from experiments.attribution import WHOLE, AttributionRules, ExperimentRules, UserState
 from experiments.dedup import Verdict
 from experiments.exposures import unknown_reason
 from experiments.facts import phase_key
 from experiments.snapshot import ConfigSnapshot
+from experiments.user_record import LATE, MULTIPLE
 from schemas import SchemaError, current_registry, encoder, event_reader
 from schemas.events import value_problem
 from topology.topics import TopicNames
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["JoinProcessor", "Outcome", "encode_fact", "fact_key", "fact_record"]
 # What a stored state or an event this code cannot handle raises, instead of crashing the
 # agent on the same message again and again: the message is dead-lettered with the reason.
-UNREADABLE = (ArithmeticError, TypeError, ValueError, KeyError)
+UNREADABLE = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
 @dataclass
@@ -247,12 +248,12 @@ class _Batch:
 
     def expose(self, user: UserState, record: dict[str, Any]) -> None:
         key = phase_key(record["experiment"], record["phase"])
-        was_multiple = key in user.exposures and user.exposures[key]["multiple"]
+        was_multiple = user.flags(key) & MULTIPLE
         user.on_exposure(record, self.experiments.get(record["experiment"]), user.watermark)
-        state = user.exposures[key]
-        if state["multiple"] and not was_multiple:
+        flags = user.flags(key)
+        if flags & MULTIPLE and not was_multiple:
             self.totals["MULTIPLE_EXPOSURES"] += 1
-        if state["late"]:
+        if flags & LATE:
             self.totals["LATE_EXPOSURES"] += 1
 
     def dead_event(self, read: _Read, position: int, record: dict[str, Any],
@@ -274,13 +275,13 @@ class _Batch:
     def finish(self) -> Outcome:
         """Facts of what changed (every fact of a user to refresh), then the states to
         store: making facts notes which rules they were made with."""
-        encode_one = encoder("fact", current_registry())
+        encode_one = FactEncoder(current_registry())
         for user_id, user in self.touched.items():
             keys = user.take_changed(self.experiments)
             if keys or user_id in self.refresh:
                 for fact in user.facts(self.experiments,
                                        None if user_id in self.refresh else keys):
-                    self.outcome.facts.append((fact_key(fact), encode_one(fact_record(fact))))
+                    self.outcome.facts.append((fact_key(fact), encode_one(fact)))
         for user_id in self.changed:
             self.outcome.users[user_id] = (self.last_message[user_id],
                                            self.touched[user_id].to_dict())

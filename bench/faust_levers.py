@@ -22,7 +22,7 @@ import sys
 import uuid
 
 from bench.faust_floor import LEVERS
-from bench.pipeline import PORT, _remove_state, fill
+from bench.pipeline import PORT, fill, remove_state
 from infra import Stack
 from topology.settings import load_settings
 from topology.topics import TopicNames
@@ -55,7 +55,7 @@ def main() -> None:
         rounds = [{lever: floor(prefix, records, lever, run) for lever in LEVERS}
                   for run in range(args.rounds)]
     finally:
-        _remove_state(prefix)
+        remove_state(prefix)
         Stack(settings).down(started)
     medians = {lever: statistics.median(r[lever] for r in rounds) for lever in LEVERS}
     print(f"{records} records, 4 partitions; decode-only Faust agent; medians of "

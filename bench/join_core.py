@@ -15,7 +15,8 @@ batches of 1,000 messages, to a fresh processor each round:
    `PACKED` events a record, in the same order, 1,000 events a batch.
 
 Prints the median events/s (of CPU time) of each over the rounds and the ratios to
-the baseline.
+the baseline. The process collects garbage as the worker does
+(`abstream.worker.collect_garbage_less_often`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
 from abstream.demo import DEMO_CONFIG
+from abstream.worker import collect_garbage_less_often
 from agents.join import JoinProcessor, Message
 from experiments import ConfigSnapshot, load_config_file
 from experiments.attribution import ExperimentRules
@@ -117,6 +119,12 @@ def rate(work: Callable[[list[Message]], None], messages: list[Message],
     return (events or len(messages)) / (time.process_time() - start)
 
 
+def pure_core(users: int) -> float:
+    """Events/s of the join over in-memory states on the demo's traffic (one round)."""
+    snapshot = ConfigSnapshot.build(load_config_file(DEMO_CONFIG))
+    return rate(join(snapshot, as_json=False), records(snapshot, users))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=20_000)
@@ -125,6 +133,7 @@ def main() -> None:
     snapshot = ConfigSnapshot.build(load_config_file(DEMO_CONFIG))
     messages = records(snapshot, args.users)
     batches = packed(messages)
+    collect_garbage_less_often()
     loops = {"decode only": decode_only, "join, in memory": join(snapshot, as_json=False),
              "join, JSON store": join(snapshot, as_json=True),
              "batch records": join(snapshot, as_json=True, per_call=BATCH // PACKED)}

@@ -17,7 +17,9 @@ after they are ready (the producer shares the cores, alike in both runs); and on
 worker fed the same events packed into batch records, as `EventProducer` and the
 intake produce them.
 
-Prints the median events/s of each over the rounds and the ratios.
+Last, in this process, the pure `JoinProcessor` over in-memory states on the demo's
+traffic (`bench.join_core`, events per second of CPU time). Prints the median
+events/s of each over the rounds and the ratios.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from abstream.worker import collect_garbage_less_often
 from abstream.worker_process import WorkerProcess
+from bench.join_core import pure_core
 from experiments.exposures import exposure_event
 from infra import Stack
 from topology.producer import EventProducer, encode_records
@@ -121,7 +125,7 @@ def consume_rate(workers: list[WorkerProcess], expected: int) -> float:
     """Events/s the workers read together, from their first event to the `expected`-th."""
     first = None
     while True:
-        consumed = sum(_events_in(worker) for worker in workers)
+        consumed = sum(events_in(worker) for worker in workers)
         if consumed and first is None:
             first = (time.perf_counter(), consumed)
         if consumed >= expected:
@@ -141,23 +145,23 @@ def full_pipeline(prefix: str, expected: int, logs: Path) -> float:
 def scaling(bootstrap: str, count: int, users: int, goals: int, logs: Path,
             batched: bool = False) -> float:
     """Events/s of `count` workers started on an empty namespace, then fed."""
-    prefix = _prefix()
+    prefix = fresh_prefix()
     asyncio.run(ensure_topics(bootstrap, abstream_topics(PARTITIONS, TopicNames(prefix))))
     workers = [WorkerProcess(PORT + 2 * i, worker_env(prefix),
                              logs / f"worker-{i}.log") for i in range(count)]
     try:
         for worker in workers:
             worker.start()
-        _wait_until_assigned(bootstrap, prefix, count)
+        wait_until_assigned(bootstrap, prefix, count)
         _, expected = asyncio.run(fill(bootstrap, TopicNames(prefix), users, goals, batched))
         return consume_rate(workers, expected)
     finally:
         for worker in workers:
             worker.stop()
-        _remove_state(prefix)
+        remove_state(prefix)
 
 
-def _wait_until_assigned(bootstrap: str, group: str, members: int) -> None:
+def wait_until_assigned(bootstrap: str, group: str, members: int) -> None:
     """Until the workers' consumer group is stable with all of them in it."""
     async def stable() -> bool:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -178,7 +182,7 @@ def _wait_until_assigned(bootstrap: str, group: str, members: int) -> None:
     raise RuntimeError(f"consumer group {group} not stable with {members} members")
 
 
-def _events_in(worker: WorkerProcess) -> int:
+def events_in(worker: WorkerProcess) -> int:
     with urllib.request.urlopen(f"{worker.url}/metrics") as response:
         text = response.read().decode()
     return int(sum(float(m) for m in re.findall(r"^abstream_events_in_total\{.*\} (\S+)",
@@ -190,16 +194,16 @@ def worker_env(prefix: str) -> dict[str, str]:
     return {"ABSTREAM_TOPIC_PREFIX": prefix, "ABSTREAM_WRITE_RESULTS": "false"}
 
 
-def _prefix() -> str:
+def fresh_prefix() -> str:
     return f"benchjoin-{uuid.uuid4().hex[:8]}"
 
 
-def _remove_state(prefix: str) -> None:
+def remove_state(prefix: str) -> None:
     shutil.rmtree(load_settings(topic_prefix=prefix).worker_dir.parent, ignore_errors=True)
 
 
 def one_round(bootstrap: str, users: int, goals: int) -> dict[str, float]:
-    prefix = _prefix()
+    prefix = fresh_prefix()
     names = TopicNames(prefix)
     try:
         records, expected = asyncio.run(fill(bootstrap, names, users, goals))
@@ -212,9 +216,11 @@ def one_round(bootstrap: str, users: int, goals: int) -> dict[str, float]:
             rates["fed live, batch records, 1 worker"] = scaling(
                 bootstrap, 1, users, goals, Path(logs), batched=True)
             rates["fed live, 2 workers"] = scaling(bootstrap, 2, users, goals, Path(logs))
+        # The same process's CPU time: the join's core alone, on the demo's traffic.
+        rates["pure JoinProcessor, in memory"] = pure_core(users)
         return rates
     finally:
-        _remove_state(prefix)
+        remove_state(prefix)
 
 
 def main() -> None:
@@ -224,6 +230,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     settings = load_settings()
+    collect_garbage_less_often()  # as the worker does, for the pure core's round
     started = [n for n, s in Stack(settings).up(["kafka"]).items() if s is not None]
     try:
         rounds = [one_round(settings.bootstrap_servers, args.users, args.goals)
@@ -236,7 +243,7 @@ def main() -> None:
           f"{PARTITIONS} partitions; medians of {args.rounds} rounds")
     floor = rates["Faust, decode only"]
     for name, rate in rates.items():
-        print(f"{name:<22} {rate:>9.0f} events/s   {rate / floor:>5.2f}x the Faust floor")
+        print(f"{name:<34} {rate:>9.0f} events/s   {rate / floor:>5.2f}x the Faust floor")
     ratios = [r["full join, 1 worker"] / r["Faust, decode only"] for r in rounds]
     scale = [r["fed live, 2 workers"] / r["fed live, 1 worker"] for r in rounds]
     print(f"full join / Faust floor, per round: {', '.join(f'{x:.2f}' for x in ratios)}")

@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from experiments import user_record as form
 from experiments.attribution_rules import AttributionRules, ExperimentRules
 from experiments.dedup import SeenIds, Verdict
 from experiments.facts import Fact, metric_values, phase_key
-from experiments.user_record import FORMAT, pack_exposures, unpack_exposures
+from experiments.user_record import FORMAT, Exposure, exposures_of, new_exposure, split_key
 
 DAY_MS = 86_400_000
 _NEVER = 1 << 62
@@ -48,7 +49,7 @@ class UserState:
     def __init__(self, user_id: str, rules: AttributionRules = DEFAULT_RULES) -> None:
         self.user_id = user_id
         self.rules = rules
-        self.exposures: dict[str, dict[str, Any]] = {}  # "<experiment>/<phase>" → exposure
+        self.exposures: dict[str, Exposure] = {}  # "<experiment>/<phase>" → as stored
         self.recent: list[list[Any]] = []  # [time, name, value] within the grace period
         self.days: dict[str, dict[str, list[float]]] = {}  # name → day number → [count, sum]
         # "topic/partition" → the last position applied: an offset (a whole record) or
@@ -105,27 +106,30 @@ class UserState:
         self.watermark = max(self.watermark, time)
         current = self.exposures.get(key)
         if current is None:
-            current = self.exposures[key] = {
-                "experiment": exposure["experiment"], "phase": exposure["phase"],
-                "variant": exposure["variant"], "first": time,
-                "override": bool(exposure.get("override")), "multiple": False,
-                "attributes": _dimensions(exposure, rules), "late": False,
-            }
+            current = self.exposures[key] = new_exposure(
+                exposure["variant"], time, bool(exposure.get("override")),
+                _dimensions(exposure, rules))
             self._attribute(current, rules)
             self.changed.add(key)
         else:
-            if exposure["variant"] != current["variant"] and not current["multiple"]:
-                current["multiple"] = True
+            multiple = current[form.FLAGS] & form.MULTIPLE
+            if exposure["variant"] != current[form.VARIANT] and not multiple:
+                current[form.FLAGS] |= form.MULTIPLE
                 self.changed.add(key)
-            if time < current["first"]:  # an earlier exposure arrived late: it is the first
-                current.update(first=time, variant=exposure["variant"],
-                               attributes=_dimensions(exposure, rules))
+            if time < current[form.FIRST]:  # an earlier exposure arrived late: it is the first
+                current[form.VARIANT], current[form.FIRST] = exposure["variant"], time
+                current[form.ATTRIBUTES] = _dimensions(exposure, rules)
                 self._attribute(current, rules)
                 self.changed.add(key)
         if watermark_ms is not None and time < watermark_ms - self.rules.grace_ms:
-            current["late"] = True
+            current[form.FLAGS] |= form.LATE
         self.version += 1
         return key
+
+    def flags(self, key: str) -> int:
+        """An exposure's flags (`experiments.user_record`: OVERRIDE, MULTIPLE, LATE)."""
+        exposure = self.exposures.get(key)
+        return 0 if exposure is None else exposure[form.FLAGS]
 
     def on_goal(self, goal: Mapping[str, Any], experiments: Mapping[str, ExperimentRules]) -> None:
         """Apply a goal: to the history, and to every exposure whose metrics count it."""
@@ -133,16 +137,16 @@ class UserState:
         self.watermark = max(self.watermark, time)
         self._remember(time, name, value)
         for key, exposure in self.exposures.items():
-            rules = experiments.get(exposure["experiment"])
+            rules = experiments.get(split_key(key)[0])
             if rules is None or name not in rules.events:
                 continue
             # Both checks, as in _attribute: within the clock-skew allowance before the
             # exposure day a goal counts for the metric and for the covariate alike.
-            if self._in_window(rules, exposure["first"], time):
-                _add(exposure["values"], name, value)
+            if self._in_window(rules, exposure[form.FIRST], time):
+                _add(exposure[form.VALUES], name, value)
                 self.changed.add(key)
-            if self._in_lookback(exposure["first"], time):
-                _add(exposure["covariates"], name, value)
+            if self._in_lookback(exposure[form.FIRST], time):
+                _add(exposure[form.COVARIATES], name, value)
                 self.changed.add(key)
         self.version += 1
 
@@ -159,20 +163,20 @@ class UserState:
         self._evictable(min(time + self.rules.grace_ms + 1,
                             (day + self.rules.lookback_days + 2) * DAY_MS))
 
-    def _attribute(self, exposure: dict[str, Any], rules: ExperimentRules | None) -> None:
+    def _attribute(self, exposure: Exposure, rules: ExperimentRules | None) -> None:
         """(Re)compute an exposure's totals from the exact history and the day totals."""
-        exposure["values"], exposure["covariates"] = {}, {}
-        exposure["rules"] = rules.fingerprint if rules else None
+        values, covariates = exposure[form.VALUES], exposure[form.COVARIATES] = {}, {}
+        exposure[form.RULES] = rules.fingerprint if rules else None
         if rules is None:
             return
-        first = exposure["first"]
+        first = exposure[form.FIRST]
         for time, name, value in self.recent:
             if name in rules.events and self._in_window(rules, first, time):
-                _add(exposure["values"], name, value)
+                _add(values, name, value)
         for name in rules.events:
             for day, (count, total) in self.days.get(name, {}).items():
                 if self._in_lookback(first, int(day) * DAY_MS):
-                    entry = exposure["covariates"].setdefault(name, [0.0, 0.0])
+                    entry = covariates.setdefault(name, [0.0, 0.0])
                     entry[0] += count
                     entry[1] += total
 
@@ -228,10 +232,10 @@ class UserState:
         experiment's rules are not the ones their facts were last made with."""
         changed, self.changed = self.changed, set()
         for key, exposure in self.exposures.items():
-            rules = experiments.get(exposure["experiment"])
+            rules = experiments.get(split_key(key)[0])
             fingerprint = rules.fingerprint if rules else None
-            if exposure.get("rules") != fingerprint:
-                exposure["rules"] = fingerprint
+            if exposure[form.RULES] != fingerprint:
+                exposure[form.RULES] = fingerprint
                 changed.add(key)
         return changed
 
@@ -241,24 +245,27 @@ class UserState:
         only, if given); not overrides."""
         facts = []
         for key, exposure in self.exposures.items():
-            rules = experiments.get(exposure["experiment"])
-            if rules is None or exposure["override"] or (keys is not None and key not in keys):
+            if keys is not None and key not in keys:
                 continue
+            experiment, phase = split_key(key)
+            rules = experiments.get(experiment)
+            flags = exposure[form.FLAGS]
+            if rules is None or flags & form.OVERRIDE:
+                continue
+            variant, first, _, attributes, values, covariates, _ = exposure
             facts.append(Fact(
-                rules.key, exposure["phase"], exposure["variant"], self.user_id,
-                exposure["first"], exposure["attributes"],
-                metric_values(rules.metrics, exposure["values"]),
-                metric_values(rules.metrics, exposure["covariates"]),
-                exposure["multiple"], self.version))
+                experiment, phase, variant, self.user_id, first, attributes,
+                metric_values(rules.metrics, values), metric_values(rules.metrics, covariates),
+                bool(flags & form.MULTIPLE), self.version))
         return facts
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form (`experiments.user_record`)."""
         return {"format": FORMAT, "user_id": self.user_id,
-                "exposures": pack_exposures(self.exposures), "recent": self.recent,
+                "exposures": self.exposures, "recent": self.recent,
                 "days": self.days, "offsets": self.offsets, "version": self.version,
                 "watermark": self.watermark, "seen": self.seen.ids,
-                "seen_floor": self.seen.floor_ms}
+                "seen_floor": self.seen.floor_ms, "evict_at": self._evict_at}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any],
@@ -270,12 +277,13 @@ class UserState:
         """
         state = cls.__new__(cls)
         state.user_id, state.rules = data["user_id"], rules
-        state.exposures, state.recent = unpack_exposures(data), data["recent"]
+        state.exposures, state.recent = exposures_of(data), data["recent"]
         state.days, state.offsets = data["days"], data["offsets"]
         state.version, state.watermark = data["version"], data["watermark"]
         state.seen = SeenIds(data["seen"], data["seen_floor"], rules.dedup_retention_ms,
                              rules.max_seen_ids)
-        state.changed, state._evict_at = set(), None  # found when an eviction needs it
+        # Unknown (None) in records of earlier versions: found when an eviction needs it.
+        state.changed, state._evict_at = set(), data.get("evict_at")
         return state
 
 

@@ -2,44 +2,60 @@
 
 The worker's table writes one record per user and batch, so the form is small:
 an exposure is a list, not an object, and its experiment and phase are read from
-its key. Every earlier form stays readable: workers restart on tables and
-changelogs written by older versions.
+its key. The same lists are what `UserState` works on in memory, so loading and
+storing a state copy nothing. Every earlier form stays readable: workers restart
+on tables and changelogs written by older versions.
 
 - Form 2: ``"format": 2``; exposures as ``[variant, first, flags, attributes,
-  values, covariates, rules]`` (flags: 1 override, 2 multiple, 4 late).
-- Form 1 (no ``"format"``): exposures as the objects `UserState` keeps in memory.
+  values, covariates, rules]`` (flags: 1 override, 2 multiple, 4 late). An
+  optional ``"evict_at"`` keeps the lowest watermark at which anything could be
+  evicted, so a loaded state need not scan itself to find it.
+- Form 1 (no ``"format"``): exposures as objects with those fields by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 FORMAT = 2
-_OVERRIDE, _MULTIPLE, _LATE = 1, 2, 4
+# The places in an exposure's list, and its flags.
+VARIANT, FIRST, FLAGS, ATTRIBUTES, VALUES, COVARIATES, RULES = range(7)
+OVERRIDE, MULTIPLE, LATE = 1, 2, 4
+Exposure = list[Any]
 
 
-def pack_exposures(exposures: Mapping[str, dict[str, Any]]) -> dict[str, list[Any]]:
-    return {key: [e["variant"], e["first"],
-                  (e["override"] and _OVERRIDE) | (e["multiple"] and _MULTIPLE)
-                  | (e["late"] and _LATE),
-                  e["attributes"], e["values"], e["covariates"], e.get("rules")]
-            for key, e in exposures.items()}
+def new_exposure(variant: str, first: int, override: bool,
+                 attributes: dict[str, str]) -> Exposure:
+    return [variant, first, OVERRIDE if override else 0, attributes, {}, {}, None]
 
 
-def unpack_exposures(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The exposures of a stored record of any form, as `UserState` keeps them (form 1's
-    are the record's own)."""
-    if data.get("format") is None:
+@lru_cache(maxsize=65_536)
+def split_key(key: str) -> tuple[str, int]:
+    """"<experiment>/<phase>" → (experiment, phase); keys repeat across users."""
+    experiment, phase = key.rsplit("/", 1)
+    return experiment, int(phase)
+
+
+def exposures_of(data: Mapping[str, Any]) -> dict[str, Exposure]:
+    """The exposures of a stored record of any form, as `UserState` keeps them: form 2's
+    are the record's own lists."""
+    if data.get("format") is not None:
         return data["exposures"]
-    exposures = {}
-    for key, (variant, first, flags, attributes, values, covariates, rules) in (
-            data["exposures"].items()):
-        experiment, phase = key.rsplit("/", 1)
-        exposures[key] = {
-            "experiment": experiment, "phase": int(phase), "variant": variant,
-            "first": first, "override": bool(flags & _OVERRIDE),
-            "multiple": bool(flags & _MULTIPLE), "attributes": attributes,
-            "late": bool(flags & _LATE), "values": values, "covariates": covariates,
-            "rules": rules}
-    return exposures
+    return {key: [e["variant"], e["first"],
+                  (e["override"] and OVERRIDE) | (e["multiple"] and MULTIPLE)
+                  | (e.get("late") and LATE),
+                  e["attributes"], e["values"], e["covariates"], e.get("rules")]
+            for key, e in data["exposures"].items()}
+
+
+def describe(key: str, exposure: Exposure) -> dict[str, Any]:
+    """An exposure by field name: for reading and tests, not for the join's hot path."""
+    experiment, phase = split_key(key)
+    flags = exposure[FLAGS]
+    return {"experiment": experiment, "phase": phase, "variant": exposure[VARIANT],
+            "first": exposure[FIRST], "override": bool(flags & OVERRIDE),
+            "multiple": bool(flags & MULTIPLE), "late": bool(flags & LATE),
+            "attributes": exposure[ATTRIBUTES], "values": exposure[VALUES],
+            "covariates": exposure[COVARIATES], "rules": exposure[RULES]}

@@ -33,11 +33,11 @@ def frame_batch(kind: str, framed: list[bytes], registry: Registry) -> bytes:
     """The batch record of `kind` ("exposure" or "goal_event") holding the events
     whose single-event records (framed, as `encode` makes them) are `framed`."""
     header = _HEADER.pack(MAGIC, registry.writer_id(BATCH_OF[kind]))
-    count = _long(len(framed)) if framed else b""
+    count = avro_long(len(framed)) if framed else b""
     return b"".join([header, count, *(value[_HEADER.size:] for value in framed), b"\x00"])
 
 
-def _long(value: int) -> bytes:
+def avro_long(value: int) -> bytes:
     """Avro's variable-length zig-zag encoding of a long."""
     value = (value << 1) ^ (value >> 63)
     out = bytearray()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from experiments import parse_config
 from experiments.attribution import DAY_MS, AttributionRules, ExperimentRules, UserState
+from experiments.user_record import describe
 
 T0 = 100 * DAY_MS + 12 * 3_600_000  # noon of day 100
 MINUTE = 60_000
@@ -80,7 +81,7 @@ def test_after_the_grace_period_an_early_goal_can_no_longer_be_attributed() -> N
     state.evict(watermark_ms=T0 + 30 * MINUTE)  # past the 10 minutes of grace
     state.on_exposure(exposure(T0), known["exp"], watermark_ms=T0 + 30 * MINUTE)
     assert only_fact(state).values["purchases"] == 0.0
-    assert state.exposures["exp/1"]["late"] is True
+    assert describe("exp/1", state.exposures["exp/1"])["late"] is True
 
 
 def test_attributed_totals_survive_eviction() -> None:
