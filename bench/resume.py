@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from abstream.admin_client import ApiError
 from abstream.worker_process import WorkerProcess
 from bench.pipeline import (
     PARTITIONS,
@@ -61,7 +62,7 @@ def one_round(bootstrap: str, timeout_s: int, logs: Path) -> dict[str, float]:
         health = time.perf_counter() - killed
         ready = None
         while True:
-            if ready is None and worker.client().get("/ready").get("ready"):
+            if ready is None and _ready(worker):
                 ready = time.perf_counter() - killed
             if events_in(worker) > 0:
                 return {"health": health, "ready": ready or time.perf_counter() - killed,
@@ -70,6 +71,13 @@ def one_round(bootstrap: str, timeout_s: int, logs: Path) -> dict[str, float]:
     finally:
         worker.stop()
         remove_state(prefix)
+
+
+def _ready(worker: WorkerProcess) -> bool:
+    try:
+        return bool(worker.client().get("/ready").get("ready"))
+    except ApiError:  # 503 until it is
+        return False
 
 
 def main() -> None:
