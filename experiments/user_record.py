@@ -44,8 +44,8 @@ def exposures_of(data: Mapping[str, Any]) -> dict[str, Exposure]:
     if data.get("format") is not None:
         return data["exposures"]
     return {key: [e["variant"], e["first"],
-                  (e["override"] and OVERRIDE) | (e["multiple"] and MULTIPLE)
-                  | (e.get("late") and LATE),
+                  OVERRIDE * bool(e["override"]) | MULTIPLE * bool(e["multiple"])
+                  | LATE * bool(e.get("late")),
                   e["attributes"], e["values"], e["covariates"], e.get("rules")]
             for key, e in data["exposures"].items()}
 

@@ -201,6 +201,18 @@ def test_a_state_stored_in_the_first_form_still_loads() -> None:
     assert only_fact(again).values["purchases"] == 2.0 and again.to_dict()["format"] == 2
 
 
+def test_a_record_of_the_first_form_without_the_late_flag_still_loads() -> None:
+    exposure = {"experiment": "exp", "phase": 1, "variant": "a", "first": T0,
+                "override": False, "multiple": False, "attributes": {}, "values": {},
+                "covariates": {}}
+    state = UserState.from_dict({
+        "user_id": "u1", "version": 1, "watermark": T0, "seen_floor": 0,
+        "exposures": {"exp/1": exposure}, "recent": [], "days": {}, "offsets": {},
+        "seen": {}})
+    assert describe("exp/1", state.exposures["exp/1"])["late"] is False
+    assert only_fact(state).variant == "a"
+
+
 def test_only_the_exposures_a_change_reaches_are_taken_as_changed() -> None:
     known = rules()
     state = run([("exposure", exposure(T0)), ("exposure", exposure(T0, phase=2))])
