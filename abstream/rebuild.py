@@ -1,10 +1,13 @@
 """Rebuilding a lost results store from Kafka: `abstream rebuild-results`.
 
-`user_metrics` is rebuilt from `<prefix>.facts`. That topic is compacted by key
-(experiment/phase/user), so it always holds at least each user's newest fact; older
-facts not yet compacted away are harmless, because the table keeps the highest
-version per key (ReplacingMergeTree). The raw tables are refilled, on request, from
-their topics, only as far back as those topics' retention reaches.
+`user_metrics` is rebuilt from the users table's changelog (`<prefix>-users-changelog`),
+not from the facts topic, which is kept only for a week: the changelog is compacted
+by user, so it always holds every user's newest state, and the facts are made from
+each state as the join makes them, with the configuration of now. Older states not
+yet compacted away are harmless, because their facts have lower versions and the
+table keeps the highest version per key (ReplacingMergeTree). The raw tables are
+refilled, on request, from their topics, only as far back as those topics'
+retention reaches.
 
 Each topic is read from its first offset to the end offsets seen at the start, with
 a consumer that has no group: it commits nothing and never joins the workers' group.
@@ -17,21 +20,27 @@ the same totals.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from agents.config_state import ConfigRecord, ConfigState
-from agents.sink_writer import Feed, Message, feed_rows, feeds
+from agents.fact_records import fact_record
+from agents.join import UNREADABLE
+from agents.sink_writer import Feed, feed_rows, feeds
 from errors import AbstreamError
 from experiments import ConfigSnapshot
+from experiments.attribution import ExperimentRules, UserState
 from schemas import SchemaError, decode
 from sinks import Sink
 from sinks.migrations import restore_tables
+from sinks.tables import USER_METRIC_COLUMNS, user_metric_rows
 from topology.topics import TopicNames
 
 STALL_S = 30.0  # no record for this long while behind the end: the broker is gone
@@ -61,9 +70,9 @@ Progress = Callable[[str, int, int], None]  # table, messages done, messages in 
 
 
 def rebuild_topics(topics: TopicNames, raw: bool) -> list[str]:
-    """The topics to read: the facts, and with `raw` those of the raw tables."""
+    """The topics to read: the users changelog, and with `raw` those of the raw tables."""
     raw_topics = [topics.exposures, topics.events, topics.deadletter, topics.config_audit]
-    return [topics.facts, *(raw_topics if raw else [])]
+    return [topics.users_changelog, *(raw_topics if raw else [])]
 
 
 async def rebuild(sink: Sink, bootstrap: str, topics: TopicNames, raw: bool = False,
@@ -73,14 +82,51 @@ async def rebuild(sink: Sink, bootstrap: str, topics: TopicNames, raw: bool = Fa
     consumer = await _start_consumer(bootstrap)
     try:
         wanted = rebuild_topics(topics, raw)
-        found = await _partitions(bootstrap, [*wanted, *([topics.config] if raw else [])])
+        found = await _partitions(bootstrap, [*wanted, topics.config])
         await asyncio.to_thread(restore_tables, sink)
-        snapshot = await _config_now(consumer, topics, found[topics.config]) if raw else None
-        by_topic = feeds(topics, None if snapshot is None else lambda: snapshot)
-        return [await _rebuild_one(sink, consumer, found[topic], by_topic[topic], batch_rows,
+        snapshot = await _config_now(consumer, topics, found[topics.config])
+        by_topic = {topic: _feed_rows(feed) for topic, feed in feeds(
+            topics, (lambda: snapshot) if raw else None).items()}
+        by_topic[topics.users_changelog] = ("user_metrics", USER_METRIC_COLUMNS,
+                                            state_rows(snapshot))
+        return [await _rebuild_one(sink, consumer, found[topic], *by_topic[topic], batch_rows,
                                    progress) for topic in wanted]
     finally:
         await consumer.stop()
+
+
+RowsOf = Callable[[list[ConsumerRecord]], tuple[list[tuple[Any, ...]], int]]
+
+
+def _feed_rows(feed: Feed) -> tuple[str, tuple[str, ...], RowsOf]:
+    def rows(records: list[ConsumerRecord]) -> tuple[list[tuple[Any, ...]], int]:
+        return feed_rows(feed, [(r.topic, r.partition, r.offset, r.value) for r in records])
+
+    return feed.table, feed.columns, rows
+
+
+def state_rows(snapshot: ConfigSnapshot) -> RowsOf:
+    """The `user_metrics` rows of users-changelog records: each state's facts, as the
+    join makes them with `snapshot`'s experiments. Other keys (the join's positions)
+    and deletions give nothing; an unreadable state is counted, and skipped."""
+    experiments = {e.key: ExperimentRules.of(e) for e in snapshot.config.experiments}
+
+    def rows(records: list[ConsumerRecord]) -> tuple[list[tuple[Any, ...]], int]:
+        built: list[tuple[Any, ...]] = []
+        broken = 0
+        for record in records:
+            try:
+                if record.value is None or not isinstance(json.loads(record.key or b""), str):
+                    continue
+                facts = UserState.from_dict(json.loads(record.value)).facts(experiments)
+            except (*UNREADABLE, KeyError):
+                broken += 1
+                continue
+            for fact in facts:
+                built.extend(user_metric_rows(fact_record(fact)))
+        return built, broken
+
+    return rows
 
 
 async def _start_consumer(bootstrap: str) -> AIOKafkaConsumer:
@@ -115,20 +161,19 @@ async def _partitions(bootstrap: str, wanted: list[str]) -> dict[str, list[Topic
 
 
 async def _rebuild_one(sink: Sink, consumer: AIOKafkaConsumer,
-                       partitions: list[TopicPartition], feed: Feed, batch_rows: int,
-                       progress: Progress) -> Rebuilt:
+                       partitions: list[TopicPartition], table: str, columns: tuple[str, ...],
+                       rows_of: RowsOf, batch_rows: int, progress: Progress) -> Rebuilt:
     started, messages, rows, broken = time.monotonic(), 0, 0, 0
     topic = partitions[0].topic
     total = await _prepare(consumer, partitions)
-    progress(feed.table, 0, total)
+    progress(table, 0, total)
     async for records in _read(consumer, topic, batch_rows):
-        batch: list[Message] = [(topic, r.partition, r.offset, r.value) for r in records]
-        built, skipped = feed_rows(feed, batch)
+        built, skipped = rows_of(records)
         # In a thread: the consumer keeps fetching the next batch meanwhile.
-        rows += await asyncio.to_thread(sink.insert, feed.table, feed.columns, built)
-        messages, broken = messages + len(batch), broken + skipped
-        progress(feed.table, messages, total)
-    return Rebuilt(topic, feed.table, messages, rows, broken, time.monotonic() - started)
+        rows += await asyncio.to_thread(sink.insert, table, columns, built)
+        messages, broken = messages + len(records), broken + skipped
+        progress(table, messages, total)
+    return Rebuilt(topic, table, messages, rows, broken, time.monotonic() - started)
 
 
 async def _prepare(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> int:

@@ -10,8 +10,9 @@ from typing import Any
 from topology.settings import Settings
 
 HELP = """\
-Rebuilds user_metrics from the compacted facts topic (exact: every user's newest
-fact is kept by compaction), after creating any missing table. With --raw, also
+Rebuilds user_metrics from the users table's compacted changelog (exact: every
+user's newest state is kept by compaction; facts are made from it with the
+configuration of now), after creating any missing table. With --raw, also
 refills exposures_raw, events_raw, dead_letters and experiment_audit from their
 topics: those are only as complete as each topic's retention. Safe to run twice,
 and while workers run: every write is idempotent.

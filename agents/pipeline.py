@@ -21,7 +21,9 @@ from agents.read_positions import GatedReader, KeptPositions
 from experiments.attribution import ExperimentRules
 from schemas import encode_dead_letter
 from topology.faust_fixes import set_current_event
+from topology.packing import pack
 from topology.settings import Settings
+from topology.topics import describe_topic
 
 USERS_GAUGE_EVERY_S = 60.0
 
@@ -74,6 +76,7 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService,
 
     @app.agent(source, name="join")
     async def join(stream: faust.StreamT) -> None:
+        facts_partitions = (await describe_topic(settings.bootstrap_servers, topics.facts))[0]
         # Faust's RocksDB store reads and writes only the partition of the current
         # event, and inside a batch that need not be the user's: every read and write
         # first makes one of the batch's messages of the user's partition current.
@@ -104,9 +107,10 @@ def register_pipeline(app: faust.App, settings: Settings, config: ConfigService,
             for user_id, (index, state) in outcome.users.items():
                 set_current_event(events[index])
                 users[user_id] = state
-            # Straight to the client, past Faust's per-message machinery of topics.
-            sent = [await producer.send(topics.facts, key, value, None, None, None)
-                    for key, value in outcome.facts]
+            # Straight to the client, past Faust's per-message machinery of topics; the
+            # facts packed into batch records, placed as their keys would place them.
+            sent = [await producer.send(topics.facts, key, value, partition, None, None)
+                    for partition, key, value in pack("fact", outcome.facts, facts_partitions)]
             sent += [await producer.send(topics.deadletter, key, value, None, None, None)
                      for key, value in _dead_letters(outcome.dead_letters)]
             # The positions go last, into the changelog partition of the users they

@@ -107,7 +107,7 @@ def feeds(topics: TopicNames,
     """Every topic the store keeps, by topic name; `config` flags mismatched exposures."""
     return {
         topics.facts: Feed("user_metrics", USER_METRIC_COLUMNS, "fact",
-                           lambda fact, _: user_metric_rows(fact), compacted=True),
+                           lambda fact, _: user_metric_rows(fact), True, compacted=True),
         topics.exposures: Feed("exposures_raw", EXPOSURE_COLUMNS, "exposure",
                                lambda exposure, _: [_exposure_row(exposure, config)], True),
         topics.events: Feed("events_raw", EVENT_COLUMNS, "goal_event",

@@ -39,6 +39,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 def events_in(records: list[ConsumerRecord], kind: str) -> list[dict]:
-    """The events of single-event and batch records of `kind` ("exposure", "goal_event")."""
+    """The events (or facts) of single and batch records of `kind` ("exposure",
+    "goal_event", "fact")."""
     read = event_reader(kind, current_registry())
     return [event for record in records for event in read(record.value)[0]]

@@ -28,10 +28,11 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 def pack(kind: str, events: Sequence[Encoded], partitions: int,
          max_bytes: int = MAX_BATCH_BYTES, max_events: int = MAX_BATCH_EVENTS) -> list[Packed]:
-    """Batch records of `kind` ("exposure" or "goal_event") holding `events` (keyed by
-    user id, single-event framed), in order within each partition.
+    """Batch records of `kind` ("exposure", "goal_event" or "fact") holding `events`
+    (keyed by user id, or a fact by its key; single-record framed), in order within each
+    partition.
 
-    A batch's key is its first event's user id: it places the record where that user
+    A batch's key is its first event's key: it places the record where that user
     belongs, but its other users are only known from its events.
     """
     by_partition: dict[int, list[Encoded]] = {}

@@ -12,6 +12,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+FACTS_RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ class TopicNames:
         return f"{self.prefix}.exposures-unkeyed"
 
     @property
+    def users_changelog(self) -> str:
+        """The changelog of the join's users table (Faust names it after the app id,
+        which is the prefix, and the table)."""
+        return f"{self.prefix}-users-changelog"
+
+    @property
     def events_unkeyed(self) -> str:
         return f"{self.prefix}.events-unkeyed"
 
@@ -76,8 +83,11 @@ def abstream_topics(partitions: int, names: TopicNames | None = None) -> list[To
         TopicSpec(names.config_audit, 1, _KEEP_FOREVER),
         TopicSpec(names.deadletter, partitions),
         TopicSpec(names.alerts, 1),
-        # Per-user facts for the sink: latest version per key is all that matters.
-        TopicSpec(names.facts, partitions, {"cleanup.policy": "compact"}),
+        # Batches of per-user facts for the sink. Not compacted: a record holds the facts
+        # of many keys. Kept long enough to outlast a store outage; a lost store is
+        # rebuilt from the users changelog (abstream/rebuild.py).
+        TopicSpec(names.facts, partitions,
+                  {"cleanup.policy": "delete", "retention.ms": str(FACTS_RETENTION_MS)}),
     ]
 
 
@@ -91,8 +101,10 @@ def repartition_topics(partitions: int, names: TopicNames | None = None) -> list
 async def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet; returns the names it created.
 
-    An existing topic is left as it is, even if its partition count differs:
-    changing partitions would move users between workers.
+    An existing topic keeps its partition count, even if it differs: changing
+    partitions would move users between workers. Its cleanup policy is made the
+    spec's (the facts topic was compacted before its records held many keys, and a
+    compacted topic refuses them), with the spec's other settings.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -110,9 +122,28 @@ async def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]
                     raise error(f"creating topic {name}")
         # Also the topics another worker is creating at this moment: they are counted next.
         await _until_described(admin, specs)
+        await _align_cleanup_policies(admin, [spec for spec in specs if spec not in missing])
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _align_cleanup_policies(admin: AIOKafkaAdminClient,
+                                  specs: Sequence[TopicSpec]) -> None:
+    wanted = [spec for spec in specs if "cleanup.policy" in spec.config]
+    if not wanted:
+        return
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in wanted])
+    policies = {resource[3]: {entry[0]: entry[1] for entry in resource[4]}.get("cleanup.policy")
+                for response in responses for resource in response.resources}
+    # AlterConfigs replaces a topic's settings: the spec's whole configuration goes.
+    changes = [ConfigResource(ConfigResourceType.TOPIC, spec.name, dict(spec.config))
+               for spec in wanted if policies.get(spec.name) != spec.config["cleanup.policy"]]
+    for response in await admin.alter_configs(changes) if changes else []:
+        for code, message, _, name in response.resources:
+            if code:
+                raise for_code(code)(f"setting the cleanup policy of topic {name}: {message}")
 
 
 async def _until_described(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec],

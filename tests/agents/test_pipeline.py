@@ -11,8 +11,7 @@ import aiohttp
 import pytest
 
 from abstream.worker_process import WorkerProcess
-from schemas import decode
-from tests.kafka_reading import read_topic
+from tests.kafka_reading import events_in, read_topic
 from tests.workers import INTAKE_HEADERS, TOKENS
 from topology.topics import TopicNames
 
@@ -22,9 +21,8 @@ MINUTE, DAY = 60_000, 86_400_000
 
 async def latest_facts(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
-    for record in await read_topic(bootstrap, topic):
-        fact = decode("fact", record.value)
-        key = record.key.decode()
+    for fact in events_in(await read_topic(bootstrap, topic), "fact"):
+        key = f"{fact['experiment']}/{fact['phase']}/{fact['user_id']}"
         if key not in latest or fact["version"] > latest[key]["version"]:
             latest[key] = fact
     return latest

@@ -59,6 +59,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 EXAMPLES["exposure_batch"] = {"events": [EXAMPLES["exposure"], {**EXAMPLES["exposure"],
                                                                    "event_id": "e-2"}]}
 EXAMPLES["goal_batch"] = {"events": [EXAMPLES["goal_event"]]}
+EXAMPLES["fact_batch"] = {"facts": [EXAMPLES["fact"], {**EXAMPLES["fact"], "version": 10}]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -197,7 +198,8 @@ def test_ids_come_from_a_schema_registry_when_one_is_configured(registry_url: st
 
 
 @pytest.mark.parametrize(("batch", "event"), [("exposure_batch", "exposure"),
-                                              ("goal_batch", "goal_event")])
+                                              ("goal_batch", "goal_event"),
+                                              ("fact_batch", "fact")])
 def test_a_batch_schema_holds_the_current_event_schema(batch: str, event: str) -> None:
     (events,) = json.loads(schema_text(batch))["fields"]
     assert events["type"]["items"] == json.loads(schema_text(event))

@@ -192,8 +192,7 @@ async def test_forged_exposures_are_refused_and_mismatches_are_flagged(
     assert sum(metric(w, "abstream_exposure_mismatches_total") for w in workers) - before == 10
     await assert_up(workers)
     # No forged exposure became a fact: only the ten users the config knows are in the results.
-    facts = [decode("fact", r.value)
-             for r in await read_topic(servers.bootstrap, names(workers[0]).facts)]
+    facts = events_in(await read_topic(servers.bootstrap, names(workers[0]).facts), "fact")
     assert {f["user_id"] for f in facts if f["experiment"] == key} == {
         f"{marker}-m{i}" for i in range(10)}
     deadline = time.monotonic() + 60

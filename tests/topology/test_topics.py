@@ -60,3 +60,19 @@ async def test_a_worker_that_loses_the_race_to_create_waits_for_every_partition(
         seen = await asyncio.gather(*(start_worker(specs) for _ in range(3)))
         for counts in seen:
             assert counts == {spec.name: spec.partitions for spec in specs}
+
+
+@pytest.mark.infra
+async def test_a_facts_topic_compacted_by_an_earlier_version_is_made_a_retained_one(
+    servers: Servers, unique_name: str
+) -> None:
+    # Facts were one per record, compacted by key; now a record holds many keys, which
+    # a compacted topic would compact away (or refuse, keyless).
+    names = TopicNames(unique_name)
+    facts = next(spec for spec in abstream_topics(2, names) if spec.name == names.facts)
+    await ensure_topics(servers.bootstrap, [replace(facts, config={"cleanup.policy": "compact"})])
+    assert (await describe_topic(servers.bootstrap, facts.name))[1]["cleanup.policy"] == "compact"
+    assert await ensure_topics(servers.bootstrap, [facts]) == []
+    partitions, config = await describe_topic(servers.bootstrap, facts.name)
+    assert (partitions, config["cleanup.policy"]) == (2, "delete")
+    assert config["retention.ms"] == facts.config["retention.ms"]
