@@ -13,7 +13,7 @@ import pytest
 
 from abstream.admin_client import ApiError
 from abstream.worker_process import WorkerProcess
-from agents.join import encode_fact
+from agents.join import encode_fact, fact_key
 from agents.sink_writer import feed_rows, feeds
 from analysis.table import results_table
 from experiments.facts import Fact
@@ -24,6 +24,7 @@ from sinks.totals import variant_totals
 from tests.agents.test_pipeline import create_experiment, facts_of, send
 from tests.agents.traffic import intake_steps
 from tests.workers import INTAKE_HEADERS
+from topology.packing import pack
 from topology.topics import TopicNames
 
 USERS = 12
@@ -123,3 +124,20 @@ async def _until_count(sink: Any, sql: str, count: int) -> int:
         (got,), = await asyncio.to_thread(sink.query, sql)
         await asyncio.sleep(0.3)
     return got
+
+
+def test_fact_batches_as_the_join_packs_them_give_the_rows_of_their_facts() -> None:
+    # A facts topic compacted by an earlier version still holds single facts: both read.
+    facts = [Fact(experiment="e", phase=1, variant="ab"[i % 2], user_id=f"u{i}",
+                  first_exposure_ms=i, attributes={}, values={"n": float(i)}, covariates={},
+                  multiple_exposures=False, version=i + 1) for i in range(40)]
+    packed = pack("fact", [(fact_key(f), encode_fact(f)) for f in facts[1:]], 3, max_bytes=200)
+    assert len(packed) > 3 and {partition for partition, _, _ in packed} == {0, 1, 2}
+    feed = feeds(TopicNames("t"))["t.facts"]
+    messages = [("t.facts", 0, 0, encode_fact(facts[0]))] + [
+        ("t.facts", partition, 1 + i, value) for i, (partition, _, value) in enumerate(packed)]
+    rows, broken = feed_rows(feed, messages)
+    assert broken == 0
+    got = sorted((row["user_id"], row["variant"], row["value"], row["version"]) for row in
+                 (dict(zip(USER_METRIC_COLUMNS, row, strict=True)) for row in rows))
+    assert got == sorted((f.user_id, f.variant, f.values["n"], f.version) for f in facts)
