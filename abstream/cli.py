@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--users", type=_positive, default=100_000,
                       help="simulated users (default 100000)")
     demo.add_argument("--keep-running", action="store_true",
-                      help="leave the servers, topics and results the demo made")
+                      help="leave the servers, topics and results the demo made, and a "
+                           "worker serving the console on them until Ctrl-C")
     demo.set_defaults(run=_demo)
 
     from abstream.experiments_cli import add_experiments_parser

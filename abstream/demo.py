@@ -7,7 +7,8 @@ users with known effects, waits until every event is processed and written,
 prints each experiment's results, then stops the worker and compares the
 results store's totals with the ground truth. It leaves nothing behind: it stops
 what it started and deletes its topics, database and worker state, unless
-`keep_running`.
+`keep_running`: then it starts the worker again on the demo's data, for the console
+at /ui/, until interrupted.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def run_demo(
         worker.start()
         say(f"{'worker':<10} ready on {worker.url} (topics {demo.topic_prefix}.*, "
             f"results in {redact(demo.results_sink_url)}; log {worker.log_file})")
+        say(f"{'console':<10} {worker.url}/ui/ (sign in with the token {token})")
         client = worker.client(token)
         snapshot = apply_demo_config(client)
         say(f"{'config':<10} applied {DEMO_CONFIG.name}: "
@@ -136,6 +138,8 @@ def run_demo(
         say("")
         say(f"done in {seconds['total']:.0f} s (sending {seconds['simulate and send']:.0f} s, "
             f"processing {seconds['process and write']:.0f} s)")
+        if keep_running:
+            _serve_until_interrupted(worker, token, say)
         return DemoOutcome(comparison, reports, seconds)
     finally:
         worker.stop()
@@ -144,6 +148,21 @@ def run_demo(
         if started and not keep_running:
             stack.down(started)
             say(f"stopped {', '.join(started)}")
+
+
+def _serve_until_interrupted(worker: WorkerProcess, token: str,
+                             say: Callable[[str], None]) -> None:
+    """Start the worker again on the demo's data (it was stopped for the comparison) and
+    keep it up until Ctrl-C."""
+    worker.start()
+    say("")
+    say(f"the console is up on the demo's data: {worker.url}/ui/ (sign in with the token "
+        f"{token}); Ctrl-C stops the worker and keeps the data")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("stopping the worker")
 
 
 def comparison_table(rows: list[dict[str, Any]]) -> list[str]:

@@ -55,19 +55,21 @@ def experiment_report(
     exposed: Mapping[str, Mapping[str, int]],  # slice → variant → distinct exposed users
     *,
     alpha: float = 0.05,
+    cuped: bool = True,
 ) -> list[dict[str, Any]]:
-    """One entry per slice ("" overall), in the order of the slices' values."""
+    """One entry per slice ("" overall), in the order of the slices' values; `cuped`
+    False leaves every comparison unadjusted, covariates or not."""
     slices: dict[str, list[Totals]] = {name: [] for name in exposed}
     for row in totals:
         slices.setdefault(row.slice, []).append(row)
     return [_slice_report(name, variants, weights, metrics, rows, exposed.get(name, {}),
-                          alpha)
+                          alpha, cuped)
             for name, rows in sorted(slices.items())]
 
 
 def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, float],
                   metrics: Mapping[str, str], rows: list[Totals], exposed: Mapping[str, int],
-                  alpha: float) -> dict[str, Any]:
+                  alpha: float, cuped: bool) -> dict[str, Any]:
     by_key = {(row.variant, row.metric): row for row in rows}
     exposures = {v: int(exposed.get(v, 0)) for v in variants}
     control = variants[0]
@@ -81,7 +83,7 @@ def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, floa
             try:
                 if base is None or treated is None:
                     raise AnalysisError("no users in one of the arms yet")
-                comparison = _compare(kind, base, treated, alpha)
+                comparison = _compare(kind, base, treated, alpha, cuped)
             except AnalysisError as exc:
                 entry["error"] = str(exc)
             else:
@@ -97,11 +99,12 @@ def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, floa
             "comparisons": entries}
 
 
-def _compare(kind: str, control: Totals, treatment: Totals, alpha: float) -> Comparison:
+def _compare(kind: str, control: Totals, treatment: Totals, alpha: float,
+             cuped: bool) -> Comparison:
     if kind == "ratio":
         return compare_ratio(_ratio(control), _ratio(treatment), alpha=alpha)
     base, treated = _sample(control), _sample(treatment)
-    if base.has_covariate and treated.has_covariate:
+    if cuped and base.has_covariate and treated.has_covariate:
         return cuped_compare(base, treated, alpha=alpha)
     return compare(base, treated, alpha=alpha)
 
@@ -119,11 +122,13 @@ def _ratio(row: Totals) -> RatioStats:
 def _comparison(c: Comparison) -> dict[str, Any]:
     result = {
         "control_mean": c.control_mean, "treatment_mean": c.treatment_mean,
-        "diff": c.diff, "diff_ci": _interval(c.diff_ci), "lift": c.lift,
+        "diff": c.diff, "std_error": c.std_error, "diff_ci": _interval(c.diff_ci),
+        "lift": c.lift,
         "lift_ci": _interval(c.lift_ci), "lift_undefined": c.lift_undefined,
         "p_value": c.p_value,
         "diff_ci_always_valid": _interval(c.diff_ci_always_valid),
         "p_value_always_valid": c.p_value_always_valid,
+        "lift_ci_always_valid": _interval(c.lift_ci_always_valid),
     }
     if c.cuped is not None:
         result["cuped"] = {"theta": c.cuped.theta,
@@ -148,7 +153,9 @@ def _srm(exposures: Mapping[str, int], weights: Mapping[str, float]) -> dict[str
     verdict = check_srm(exposures, weights)
     if verdict.chi_square is None or verdict.sequential is None:
         return {"status": "no data"}
+    total, weight_sum = sum(exposures.values()), sum(weights.values())
     return {"status": "mismatch" if verdict.mismatch else "ok",
+            "expected": {v: total * weights.get(v, 0.0) / weight_sum for v in exposures},
             "p_value": verdict.chi_square.p_value,
             "p_value_sequential": verdict.sequential.p_value,
             "largest_relative_deviation": verdict.largest_deviation}

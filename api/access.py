@@ -17,7 +17,8 @@ from typing import Final, Literal
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from api.http import Handler, HttpError
+from api.http import BODY_METHODS, Handler, HttpError, form_of, is_console
+from console.session import COOKIE, CSRF_FIELD, SessionKeys
 from topology.tokens import Actor, Scope
 
 PUBLIC: Final = "public"
@@ -31,22 +32,38 @@ class AccessPolicy:
     open_reads: bool  # anonymous callers may read
     open_intake: bool  # anonymous callers may send events
     rules: dict[AbstractRoute, Rule]
+    sessions: SessionKeys
 
     def actor_of(self, request: web.Request) -> Actor | None:
-        """The token's actor; None without a token; 401 for a token nobody holds."""
+        """The token's actor (or, on console pages, the session's); None without either;
+        401 for a token nobody holds."""
         header = request.headers.get("Authorization")
         if header is None:
-            return None
+            return self._session_actor(request) if is_console(request) else None
         scheme, _, offered = header.partition(" ")
-        found = None
         # aiohttp keeps undecodable header bytes as surrogates: encode them back as they came.
-        offered_bytes = offered.strip().encode("utf-8", "surrogateescape")
-        for token, actor in self.tokens.items():  # every token, each in constant time
-            if hmac.compare_digest(offered_bytes, token.encode()):
-                found = actor
-        if scheme.lower() != "bearer" or found is None:
+        token = self.token_of(offered.strip().encode("utf-8", "surrogateescape"))
+        if scheme.lower() != "bearer" or token is None:
             raise HttpError(401, "a valid bearer token is required")
+        return self.tokens[token]
+
+    def token_of(self, offered: bytes) -> str | None:
+        """The token offered, when someone holds it."""
+        found = None
+        for token in self.tokens:  # every token, each in constant time
+            if hmac.compare_digest(offered, token.encode()):
+                found = token
         return found
+
+    def _session_actor(self, request: web.Request) -> Actor | None:
+        session = self.sessions.read(request.cookies.get(COOKIE))
+        if session is None:
+            return None
+        for token, actor in self.tokens.items():
+            if hmac.compare_digest(self.sessions.fingerprint(token), session.fingerprint):
+                request["session"] = session
+                return actor
+        return None  # its token was removed
 
     def check(self, actor: Actor | None, scope: Scope) -> None:
         """Refuse what `actor` may not do; a token never allows less than none does."""
@@ -81,6 +98,12 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     request["actor"] = actor = policy.actor_of(request)
     policy.check(actor, rule if isinstance(rule, Scope) else await rule(request))
+    if "session" in request and request.method in BODY_METHODS:
+        # A browser sends the cookie with any request; only the console's own forms carry
+        # the session's CSRF token.
+        form = await form_of(request)
+        if not policy.sessions.csrf_holds(request["session"], form.get(CSRF_FIELD)):
+            raise HttpError(403, "the form's CSRF token is missing or stale: reload the page")
     return await handler(request)
 
 

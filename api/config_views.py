@@ -17,6 +17,7 @@ from agents.experiment_admin import ExperimentAdmin
 from agents.readiness import WorkerState, waiting_for
 from api.access import actor_name
 from api.http import HttpError, flag, read_json
+from experiments.layer_map import layer_maps
 
 ADMIN = web.AppKey("admin", ExperimentAdmin)
 # (assigned, rebalancing, recovering) of the worker's Faust app; absent: no app to wait for.
@@ -28,7 +29,7 @@ def _admin(request: web.Request) -> ExperimentAdmin:
     return request.app[ADMIN]
 
 
-async def _writer(request: web.Request) -> tuple[ExperimentAdmin, str]:
+async def writer(request: web.Request) -> tuple[ExperimentAdmin, str]:
     """The admin and the acting actor, once the worker has read the whole config log."""
     admin = request.app[ADMIN]
     if not admin.service.ready.is_set():
@@ -87,6 +88,11 @@ async def list_experiments(request: web.Request) -> web.Response:
     return web.json_response({"experiments": admin.list_experiments()})
 
 
+async def list_layers(request: web.Request) -> web.Response:
+    """Every layer's slot map: which experiment owns which slots, and the free ones."""
+    return web.json_response({"layers": layer_maps(_admin(request).state.snapshot().config)})
+
+
 async def get_experiment(request: web.Request) -> web.Response:
     admin = _admin(request)
     document, version = admin.get(request.match_info["key"])
@@ -95,14 +101,14 @@ async def get_experiment(request: web.Request) -> web.Response:
 
 
 async def create_experiment(request: web.Request) -> web.Response:
-    admin, actor = await _writer(request)
+    admin, actor = await writer(request)
     body = await admin.create(await read_json(request), actor, request.query.get("reason", ""),
                               dry_run=flag(request, "dry_run"))
     return _versioned(body, status=200 if body.get("dry_run") else 201)
 
 
 async def patch_experiment(request: web.Request) -> web.Response:
-    admin, actor = await _writer(request)
+    admin, actor = await writer(request)
     status, body = await admin.update(
         request.match_info["key"], await read_json(request), _if_match(request), actor,
         request.query.get("reason", ""), dry_run=flag(request, "dry_run"),
@@ -111,7 +117,7 @@ async def patch_experiment(request: web.Request) -> web.Response:
 
 
 async def delete_experiment(request: web.Request) -> web.Response:
-    admin, actor = await _writer(request)
+    admin, actor = await writer(request)
     await admin.delete(request.match_info["key"], _if_match(request), actor,
                        request.query.get("reason", ""))
     return web.Response(status=204)
@@ -140,14 +146,14 @@ async def reject(request: web.Request) -> web.Response:
 
 
 async def _review(request: web.Request, approve: bool) -> web.Response:
-    admin, actor = await _writer(request)
+    admin, actor = await writer(request)
     body = await admin.review(request.match_info["key"], request.match_info["change"], actor,
                               approve, request.query.get("reason", ""))
     return web.json_response(body)
 
 
 async def put_layer(request: web.Request) -> web.Response:
-    admin, actor = await _writer(request)
+    admin, actor = await writer(request)
     status, body = await admin.put("layer", request.match_info["key"], await read_json(request),
                                    _if_match(request), actor, request.query.get("reason", ""),
                                    dry_run=flag(request, "dry_run"))
@@ -155,7 +161,7 @@ async def put_layer(request: web.Request) -> web.Response:
 
 
 async def put_holdout(request: web.Request) -> web.Response:
-    admin, actor = await _writer(request)
+    admin, actor = await writer(request)
     status, body = await admin.put("holdout", "global", await read_json(request),
                                    _if_match(request), actor, request.query.get("reason", ""),
                                    dry_run=flag(request, "dry_run"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
 
 from agents.experiment_admin import AdminError
 from errors import AbstreamError
@@ -72,8 +73,23 @@ async def read_body(request: web.Request, handler: Handler) -> web.StreamRespons
     Runs after the access check, so nobody without the route's scope gets a body read.
     """
     if request.method in BODY_METHODS and request.body_exists:
-        await body_of(request)
+        await (form_of(request) if is_console(request) else body_of(request))
     return await handler(request)
+
+
+def is_console(request: web.Request) -> bool:
+    """The console's pages take forms and sessions; the JSON API takes JSON and tokens."""
+    return request.path == "/ui" or request.path.startswith("/ui/")
+
+
+async def form_of(request: web.Request) -> MultiDictProxy[str]:
+    """A console form: url-encoded, within the body limits, read once."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise HttpError(415, "send the form as application/x-www-form-urlencoded, "
+                             f"not {request.content_type or 'no content type'}")
+    await _read_within_limits(request)
+    form = await request.post()
+    return MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
 
 
 async def body_of(request: web.Request) -> bytes:
@@ -87,6 +103,10 @@ async def body_of(request: web.Request) -> bytes:
     if request.headers.get("Content-Encoding", "identity").lower() != "identity":
         # The server does not inflate bodies (a small one can inflate to gigabytes).
         raise HttpError(415, "send the body uncompressed (no Content-Encoding)")
+    return await _read_within_limits(request)
+
+
+async def _read_within_limits(request: web.Request) -> bytes:
     limits = request.app[BODY_LIMITS]
     try:
         return await asyncio.wait_for(request.read(), limits.timeout_s)

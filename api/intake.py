@@ -89,6 +89,12 @@ async def post_assignments(request: web.Request) -> web.Response:
                               body.get("activate") is True)
 
 
+async def lookup(ingestion: Ingestion, user_id: Any, attributes: dict[str, Any]) -> Any:
+    """The answer of `GET /assignments` without activation, as the API sends it."""
+    response = await _assignments(ingestion, user_id, attributes, activate=False)
+    return json.loads(response.text or "{}")
+
+
 async def _assignments(ingestion: Ingestion, user_id: Any, attributes: dict[str, Any],
                        activate: bool) -> web.Response:
     with metrics.ASSIGNMENT_SECONDS.time():

@@ -1,8 +1,11 @@
-"""`GET /experiments/{key}/results[?dimension=...]`: the results of the current phase.
+"""An experiment's results, over time and its power: the current phase's, from the store.
 
-Totals come from the results store (`sinks.totals`), the numbers from
-`analysis.report`; answers are cached for a short while per experiment and
-dimension, so dashboards polling every second cost one query per period.
+`GET /experiments/{key}/results[?dimension=...]`: totals from the results store
+(`sinks.totals`), numbers from `analysis.report`. `.../timeline?bucket=hour|day`: the
+same report on cumulative totals by first exposure (`sinks.timeline`). `.../power?mde=`:
+days until a relative effect is detectable (`analysis.planning`). Answers are cached
+for a short while per experiment and question, so dashboards polling every second cost
+one query per period.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from agents.results_store import ResultsStore
+from analysis.errors import AnalysisError
+from analysis.planning import DEFAULT_TARGET, power_plan
 from analysis.report import experiment_report
 from experiments import ConfigSnapshot
+from experiments.model import Experiment
 from sinks import Sink, SinkError
+from sinks.timeline import BUCKET_MS, cumulative_totals
 from sinks.totals import (
     exposed_users_by_slice,
     mismatched_users,
@@ -37,27 +44,34 @@ STORE_TIMEOUT_S = 15.0  # a store that hangs is down, for someone waiting on an 
 class Results:
     store: ResultsStore
     snapshot: Callable[[], ConfigSnapshot]
-    cache: dict[tuple[str, str | None], tuple[float, dict[str, Any]]] = field(
-        default_factory=dict)
+    cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
-    async def of(self, key: str, dimension: str | None) -> dict[str, Any]:
+    def _experiment(self, key: str) -> Experiment:
         experiment = self.snapshot().experiment(key)
         if experiment is None:
             raise web.HTTPNotFound(reason=f"no experiment {key!r}")
+        return experiment
+
+    def _cached(self, question: tuple[str, ...]) -> dict[str, Any] | None:
+        cached = self.cache.get(question)
+        return cached[1] if cached and time.monotonic() - cached[0] < CACHE_S else None
+
+    async def of(self, key: str, dimension: str | None, cuped: bool = True) -> dict[str, Any]:
+        experiment = self._experiment(key)
         if dimension is not None and dimension not in experiment.dimensions:
             known = ", ".join(experiment.dimensions) or "none"
             raise web.HTTPBadRequest(
                 reason=f"{dimension!r} is not a dimension of {key!r} (configured: {known})")
-        cached = self.cache.get((key, dimension))
-        if cached and time.monotonic() - cached[0] < CACHE_S:
-            return cached[1]
-        totals = await self._query(partial(variant_totals, experiment=key,
+        question = (key, dimension or "", "cuped" if cuped else "plain")
+        if cached := self._cached(question):
+            return cached
+        totals = await self.query(partial(variant_totals, experiment=key,
                                            dimension=dimension))
-        exposed = await self._query(partial(exposed_users_by_slice, experiment=key,
+        exposed = await self.query(partial(exposed_users_by_slice, experiment=key,
                                             phase=experiment.phase, dimension=dimension))
         phase = experiment.phase
-        mismatched = await self._query(partial(mismatched_users, experiment=key, phase=phase))
-        multiple = await self._query(partial(multiple_exposure_users, experiment=key,
+        mismatched = await self.query(partial(mismatched_users, experiment=key, phase=phase))
+        multiple = await self.query(partial(multiple_exposure_users, experiment=key,
                                              phase=phase))
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
@@ -69,18 +83,57 @@ class Results:
             # Freshness: the latest exposure the figures include.
             "newest_exposure_at": None if newest is None else
             datetime.fromtimestamp(newest / 1000, UTC).isoformat(timespec="seconds"),
+            "cuped": cuped,
             "slices": experiment_report(
                 [v.key for v in experiment.variants], experiment.weights, metrics,
-                totals, exposed),
+                totals, exposed, cuped=cuped),
             "mismatched_users": mismatched,
             "multiple_exposure_users": multiple,
             "notes": _notes(mismatched, multiple),
         }
-        self.cache[(key, dimension)] = (time.monotonic(), report)
+        self.cache[question] = (time.monotonic(), report)
         return report
 
+    async def timeline(self, key: str, bucket: str) -> dict[str, Any]:
+        experiment = self._experiment(key)
+        if bucket not in BUCKET_MS:
+            raise web.HTTPBadRequest(reason=f"bucket must be hour or day, not {bucket!r}")
+        if cached := self._cached((key, "timeline", bucket)):
+            return cached
+        totals, exposed = await self.query(partial(
+            cumulative_totals, experiment=key, phase=experiment.phase,
+            bucket_ms=BUCKET_MS[bucket]))
+        metrics = {m.key: m.kind.value for m in experiment.metrics}
+        slices = experiment_report([v.key for v in experiment.variants], experiment.weights,
+                                   metrics, totals, exposed)
+        points = [{"until": _iso(int(s["slice"])), "exposures": s["exposures"],
+                   "comparisons": [_over_time(c) for c in s["comparisons"]]} for s in slices]
+        answer = {"experiment": key, "phase": experiment.phase, "bucket": bucket,
+                  "control": experiment.control, "points": points}
+        self.cache[(key, "timeline", bucket)] = (time.monotonic(), answer)
+        return answer
 
-    async def _query(self, query: Callable[[Sink], T]) -> T:
+    async def power(self, key: str, target: float) -> dict[str, Any]:
+        """Days until each comparison detects `target` (relative), at the traffic per day
+        measured from the first exposure's hour to the newest one."""
+        report, hourly = await self.of(key, None), await self.timeline(key, "hour")
+        points = hourly["points"]
+        hours = 1 + (_hours_between(points[0]["until"], points[-1]["until"]) if points else 0)
+        span_days = hours / 24
+        exposures = points[-1]["exposures"] if points else {}
+        per_day = {variant: n / span_days for variant, n in exposures.items()}
+        overall = report["slices"][0] if report["slices"] else {"exposures": {},
+                                                                  "comparisons": []}
+        try:
+            plans = power_plan(overall, per_day, target)
+        except AnalysisError as exc:
+            raise web.HTTPBadRequest(reason=str(exc)) from None
+        return {"experiment": key, "phase": report["phase"], "target_mde": target,
+                "relative": True, "power": 0.8, "alpha": 0.05, "days_of_traffic": span_days,
+                "users_per_day": per_day, "comparisons": plans}
+
+
+    async def query(self, query: Callable[[Sink], T]) -> T:
         """A store query's answer; 503 with the reason when the store fails or does not answer."""
         try:
             return await asyncio.wait_for(self.store.call(query), STORE_TIMEOUT_S)
@@ -90,6 +143,21 @@ class Results:
             raise web.HTTPServiceUnavailable(
                 reason=f"results store unavailable: it did not answer in "
                        f"{STORE_TIMEOUT_S:g} s") from None
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _hours_between(first: str, last: str) -> int:
+    seconds = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    return round(seconds / 3600)
+
+
+def _over_time(comparison: dict[str, Any]) -> dict[str, Any]:
+    keep = ("metric", "variant", "control_n", "treatment_n", "lift", "lift_ci_always_valid",
+            "diff", "diff_ci_always_valid", "p_value_always_valid", "error")
+    return {k: comparison[k] for k in keep if k in comparison}
 
 
 def _notes(mismatched: int, multiple: int) -> list[str]:
@@ -109,5 +177,26 @@ RESULTS = web.AppKey("results", Results)
 
 async def get_results(request: web.Request) -> web.Response:
     results = request.app[RESULTS]
-    report = await results.of(request.match_info["key"], request.query.get("dimension"))
+    report = await results.of(request.match_info["key"], request.query.get("dimension"),
+                              cuped=request.query.get("cuped", "true").lower() != "false")
     return web.json_response(report)
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    results = request.app[RESULTS]
+    return web.json_response(await results.timeline(request.match_info["key"],
+                                                    request.query.get("bucket", "hour")))
+
+
+def target_of(request: web.Request) -> float:
+    raw = request.query.get("mde", str(DEFAULT_TARGET))
+    try:
+        return float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(reason=f"mde must be a number (0.02 = 2 %), not {raw!r}")\
+            from None
+
+
+async def get_power(request: web.Request) -> web.Response:
+    results = request.app[RESULTS]
+    return web.json_response(await results.power(request.match_info["key"], target_of(request)))

@@ -22,6 +22,7 @@ comparing the store with exact totals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sinks.base import Sink
 
@@ -117,8 +118,14 @@ class VariantTotals:
 
 def variant_totals(sink: Sink, experiment: str,
                    dimension: str | None = None) -> list[VariantTotals]:
-    sql = TOTALS_SQL.format(database=sink.database, slice=_SLICE if dimension else "''")
     params = {"experiment": experiment, **({"dimension": dimension} if dimension else {})}
+    return sliced_totals(sink, _SLICE if dimension else "''", params)
+
+
+def sliced_totals(sink: Sink, slice_sql: str, params: dict[str, Any]) -> list[VariantTotals]:
+    """`variant_totals` with each row's slice given by `slice_sql`, an SQL expression over
+    a user_metrics row (its parameters in `params`, beside the experiment)."""
+    sql = TOTALS_SQL.format(database=sink.database, slice=slice_sql)
     return [VariantTotals(row[0], int(row[1]), row[2], row[3], row[4], int(row[5]),
                           *(float(value) for value in row[6:14]), int(row[14]),
                           *(float(value) for value in row[15:18]))
@@ -142,9 +149,15 @@ def exposed_users_by_slice(sink: Sink, experiment: str, phase: int,
                            dimension: str | None = None) -> dict[str, dict[str, int]]:
     """Users per slice and variant with a fact in the experiment's phase, each once, as
     their newest row says: the one count SRM is judged on (`analysis.srm_check`)."""
-    sql = EXPOSED_SQL.format(database=sink.database, slice=_SLICE if dimension else "''")
     params = {"experiment": experiment, "phase": phase,
               **({"dimension": dimension} if dimension else {})}
+    return sliced_exposed_users(sink, _SLICE if dimension else "''", params)
+
+
+def sliced_exposed_users(sink: Sink, slice_sql: str,
+                         params: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """`exposed_users_by_slice` with each user's slice given by `slice_sql`."""
+    sql = EXPOSED_SQL.format(database=sink.database, slice=slice_sql)
     found: dict[str, dict[str, int]] = {}
     for slice_, variant, n in sink.query(sql, params):
         found.setdefault(slice_, {})[variant] = int(n)

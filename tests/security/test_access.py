@@ -41,7 +41,8 @@ def call(worker: WorkerProcess, method: str, path: str, token: str | None = None
 
 
 def path_of(route: Route) -> str:
-    return route.path.replace("{key}", "no_such_key").replace("{change}", "no-such-change")
+    return (route.path.replace("{key}", "no_such_key").replace("{change}", "no-such-change")
+            .replace("{name}", "console.css"))
 
 
 def body_of(route: Route) -> object:
@@ -100,7 +101,7 @@ def test_unscoped_tokens_may_do_all_but_send_events(workers: list[WorkerProcess]
 
 def test_public_routes_answer_anyone(guarded_worker: WorkerProcess) -> None:
     for route in (r for r in ROUTES if r.rule == PUBLIC):
-        assert call(guarded_worker, route.method, route.path)[0] == 200
+        assert call(guarded_worker, route.method, path_of(route))[0] == 200, route
 
 
 def test_closed_reads_need_a_token_on_every_read_route(guarded_worker: WorkerProcess) -> None:
@@ -127,3 +128,41 @@ def test_bodies_must_be_json(workers: list[WorkerProcess]) -> None:
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
         status, answer = call(workers[0], "POST", "/events", INTAKE_TOKEN, event, content_type)
         assert status == 415 and "application/json" in answer["error"]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_closed_reads_send_browsers_to_sign_in_and_a_session_then_reads(
+        guarded_worker: WorkerProcess) -> None:
+    opener = urllib.request.build_opener(_NoRedirects)
+    page = urllib.request.Request(guarded_worker.url + "/ui/experiments/x?a=1",
+                                  headers={"Accept": "text/html"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(page, timeout=30)
+    assert refused.value.code == 303
+    assert refused.value.headers["Location"] == "/ui/login?next=%2Fui%2Fexperiments%2Fx%3Fa%3D1"
+    sign_in = urllib.request.Request(
+        guarded_worker.url + "/ui/login", f"token={SCOPED_TOKENS['reader'][0]}".encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as signed_in:
+        opener.open(sign_in, timeout=30)
+    cookie = signed_in.value.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/ui/" in cookie
+    listing = urllib.request.Request(guarded_worker.url + "/ui/", headers={
+        "Accept": "text/html", "Cookie": cookie.split(";")[0]})
+    with opener.open(listing, timeout=30) as response:
+        assert response.status == 200 and b"Sign out" in response.read()
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    forged = cookie.split(";")[0][:-4] + "0000"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(urllib.request.Request(guarded_worker.url + "/ui/", headers={
+            "Accept": "text/html", "Cookie": forged}), timeout=30)
+    assert refused.value.code == 303  # a tampered cookie is no session
+
+
+def test_a_session_without_the_admin_scope_cannot_write(guarded_worker: WorkerProcess) -> None:
+    status, answer = call(guarded_worker, "GET", "/ui/new", SCOPED_TOKENS["reader"][0])
+    assert status == 403 and "admin" in answer["error"]
