@@ -4,8 +4,8 @@
 (`sinks.totals`), numbers from `analysis.report`. `.../timeline?bucket=hour|day`: the
 same report on cumulative totals by first exposure (`sinks.timeline`). `.../power?mde=`:
 days until a relative effect is detectable (`analysis.planning`). Answers are cached
-for a short while per experiment and question, so dashboards polling every second cost
-one query per period.
+per experiment and question, so dashboards polling every second cost one query per
+period: results for 1 s, the cumulative charts for a minute.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from sinks.totals import (
 
 T = TypeVar("T")
 CACHE_S = 1.0  # at most one store query per experiment and second, per worker
+# Cumulative charts by hour or day move slowly: their (costlier) answers are kept longer.
+TIMELINE_CACHE_S = 60.0
 STORE_TIMEOUT_S = 15.0  # a store that hangs is down, for someone waiting on an answer
 
 
@@ -52,9 +54,10 @@ class Results:
             raise web.HTTPNotFound(reason=f"no experiment {key!r}")
         return experiment
 
-    def _cached(self, question: tuple[str, ...]) -> dict[str, Any] | None:
+    def _cached(self, question: tuple[str, ...], ttl_s: float = CACHE_S,
+                ) -> dict[str, Any] | None:
         cached = self.cache.get(question)
-        return cached[1] if cached and time.monotonic() - cached[0] < CACHE_S else None
+        return cached[1] if cached and time.monotonic() - cached[0] < ttl_s else None
 
     async def of(self, key: str, dimension: str | None, cuped: bool = True) -> dict[str, Any]:
         experiment = self._experiment(key)
@@ -76,6 +79,7 @@ class Results:
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
         newest = max((t.newest_exposure_ms for t in totals), default=None)
+        oldest = min((t.oldest_exposure_ms for t in totals), default=None)
         report = {
             "experiment": key, "phase": phase, "dimension": dimension,
             "control": experiment.control,
@@ -83,6 +87,9 @@ class Results:
             # Freshness: the latest exposure the figures include.
             "newest_exposure_at": None if newest is None else
             datetime.fromtimestamp(newest / 1000, UTC).isoformat(timespec="seconds"),
+            # Since when users are counted: the daily traffic of power plans.
+            "exposure_span_days": None if newest is None or oldest is None else
+            (newest - oldest) / 86_400_000,
             "cuped": cuped,
             "slices": experiment_report(
                 [v.key for v in experiment.variants], experiment.weights, metrics,
@@ -98,7 +105,7 @@ class Results:
         experiment = self._experiment(key)
         if bucket not in BUCKET_MS:
             raise web.HTTPBadRequest(reason=f"bucket must be hour or day, not {bucket!r}")
-        if cached := self._cached((key, "timeline", bucket)):
+        if cached := self._cached((key, "timeline", bucket), TIMELINE_CACHE_S):
             return cached
         totals, exposed = await self.query(partial(
             cumulative_totals, experiment=key, phase=experiment.phase,
@@ -115,23 +122,19 @@ class Results:
 
     async def power(self, key: str, target: float) -> dict[str, Any]:
         """Days until each comparison detects `target` (relative), at the traffic per day
-        measured from the first exposure's hour to the newest one."""
-        report, hourly = await self.of(key, None), await self.timeline(key, "hour")
-        points = hourly["points"]
-        hours = 1 + (_hours_between(points[0]["until"], points[-1]["until"]) if points else 0)
-        span_days = hours / 24
-        exposures = points[-1]["exposures"] if points else {}
-        per_day = {variant: n / span_days for variant, n in exposures.items()}
+        since the phase's first exposure counted."""
+        report = await self.of(key, None)
+        days = max(report["exposure_span_days"] or 0.0, 1 / 24)  # at least an hour
         overall = report["slices"][0] if report["slices"] else {"exposures": {},
                                                                   "comparisons": []}
+        per_day = {variant: n / days for variant, n in overall["exposures"].items()}
         try:
             plans = power_plan(overall, per_day, target)
         except AnalysisError as exc:
             raise web.HTTPBadRequest(reason=str(exc)) from None
         return {"experiment": key, "phase": report["phase"], "target_mde": target,
-                "relative": True, "power": 0.8, "alpha": 0.05, "days_of_traffic": span_days,
+                "relative": True, "power": 0.8, "alpha": 0.05, "days_of_traffic": days,
                 "users_per_day": per_day, "comparisons": plans}
-
 
     async def query(self, query: Callable[[Sink], T]) -> T:
         """A store query's answer; 503 with the reason when the store fails or does not answer."""
@@ -147,11 +150,6 @@ class Results:
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
-
-
-def _hours_between(first: str, last: str) -> int:
-    seconds = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-    return round(seconds / 3600)
 
 
 def _over_time(comparison: dict[str, Any]) -> dict[str, Any]:

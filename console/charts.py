@@ -113,8 +113,9 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None
     """Series over the points `labels`, in the box (left, top, width, height)."""
     left, top, width, height = box
     values = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
-    for band in (bands or {}).values():
-        values += [v for pair in band for v in pair if v is not None and math.isfinite(v)]
+    for band in (bands or {}).values():  # the latest interval sets the scale; early ones,
+        # wide on few users, are cut at its edges
+        values += [v for v in band[-1] if v is not None and math.isfinite(v)] if band else []
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     if percent:
         low, high = min(low, 0.0), max(high, 0.0)
@@ -122,6 +123,7 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None
         high = low + 1.0
 
     def xy(index: int, value: float) -> str:
+        value = min(max(value, low), high)
         step = width / max(len(labels) - 1, 1)
         y = top + height - (value - low) / (high - low) * height
         return f"{left + index * step:.1f},{y:.1f}"

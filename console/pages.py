@@ -72,7 +72,8 @@ async def experiment_page(request: web.Request) -> web.Response:
         try:
             sections["report"] = await results.of(key, dimension)
             sections["timeline"] = await results.timeline(key, bucket)
-            sections["power"] = await results.power(key, target_of(request))
+            if dimension is None:  # power is planned on all users
+                sections["power"] = await results.power(key, target_of(request))
         except web.HTTPServiceUnavailable as exc:
             sections["unavailable"] = exc.reason
     variants = [v["key"] for v in document["variants"]]

@@ -59,4 +59,5 @@ def _add(a: VariantTotals, b: VariantTotals) -> VariantTotals:
         shifted_y2=a.shifted_y2 + b.shifted_y2, shifted_xy=a.shifted_xy + b.shifted_xy,
         shifted_d=a.shifted_d + b.shifted_d, shifted_d2=a.shifted_d2 + b.shifted_d2,
         shifted_xd=a.shifted_xd + b.shifted_xd,
-        newest_exposure_ms=max(a.newest_exposure_ms, b.newest_exposure_ms))
+        newest_exposure_ms=max(a.newest_exposure_ms, b.newest_exposure_ms),
+        oldest_exposure_ms=min(a.oldest_exposure_ms, b.oldest_exposure_ms))

@@ -33,7 +33,7 @@ SELECT experiment, phase, variant, metric, {slice} AS slice, count() AS n,
        sum((value - ref_x) * (covariate - ref_y)),
        sum(denominator - ref_d), sum((denominator - ref_d) * (denominator - ref_d)),
        sum((value - ref_x) * (denominator - ref_d)),
-       max(first_exposure_ms), any(ref_x), any(ref_y), any(ref_d)
+       max(first_exposure_ms), any(ref_x), any(ref_y), any(ref_d), min(first_exposure_ms)
 FROM {database}.user_metrics FINAL
 ANY LEFT JOIN (
     SELECT phase, metric, any(value) AS ref_x, any(covariate) AS ref_y,
@@ -72,6 +72,7 @@ class VariantTotals:
     shift_x: float = 0.0
     shift_y: float = 0.0
     shift_d: float = 0.0
+    oldest_exposure_ms: int = 0  # the earliest first exposure counted: since when it runs
 
     @property
     def sum_x(self) -> float:
@@ -128,7 +129,7 @@ def sliced_totals(sink: Sink, slice_sql: str, params: dict[str, Any]) -> list[Va
     sql = TOTALS_SQL.format(database=sink.database, slice=slice_sql)
     return [VariantTotals(row[0], int(row[1]), row[2], row[3], row[4], int(row[5]),
                           *(float(value) for value in row[6:14]), int(row[14]),
-                          *(float(value) for value in row[15:18]))
+                          *(float(value) for value in row[15:18]), int(row[18]))
             for row in sink.query(sql, params)]
 
 
