@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -27,6 +34,8 @@ def test_the_demo_matches_its_ground_truth_and_leaves_nothing_behind(
     assert set(outcome.reports) == {"checkout_button_color", "one_click_checkout",
                                     "search_ranking_v2"}
     assert "16 of 16 rows match exactly (every count and sum)" in lines
+    (console,) = [line for line in lines if line.startswith("console ")]
+    assert "http://127.0.0.1:26966/ui/ (sign in with the token " in console
     # The results table, from the worker's results API, with every variant's exposures.
     assert sum(line.startswith("checkout_button_color  phase 1") for line in lines) == 1
     report = outcome.reports["checkout_button_color"]
@@ -73,3 +82,30 @@ def test_cli_reports_errors_without_a_traceback(
     monkeypatch.setenv("ABSTREAM_KAFKA_PORT", "not-a-port")
     assert main(["settings"]) == 1
     assert "abstream: error: invalid settings: ABSTREAM_KAFKA_PORT" in capsys.readouterr().err
+
+
+def test_keep_running_leaves_the_console_up_on_the_demos_data(
+    servers: Servers, chdb_url: str, tmp_path: Path,
+) -> None:
+    env = {**os.environ, "ABSTREAM_STACK": "test", "ABSTREAM_SINK_URL": chdb_url,
+           "ABSTREAM_WEB_PORT": "26967",
+           **{f"ABSTREAM_{k.upper()}": str(v) for k, v in TEST_PORTS.items()}}
+    out = (tmp_path / "demo.out").open("w+")
+    demo = subprocess.Popen([sys.executable, "-m", "abstream.cli", "demo", "--users", "500",
+                             "--keep-running"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while "the console is up" not in (text := (tmp_path / "demo.out").read_text()):
+            assert demo.poll() is None and time.monotonic() < deadline, text
+            time.sleep(1)
+        with urllib.request.urlopen("http://127.0.0.1:26967/ui/", timeout=30) as page:
+            html = page.read().decode()
+        assert page.status == 200 and 'data-key="checkout_button_color"' in html
+        assert 'class="exposures" data-variant="blue" data-value=""' not in html  # counted
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+        assert "stopping the worker" in (tmp_path / "demo.out").read_text()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        out.close()

@@ -220,3 +220,31 @@ def test_a_write_without_the_csrf_token_is_refused(browser: WebDriver, console: 
     csrf = browser.find_element(By.NAME, "csrf").get_attribute("value")
     assert browser.execute_async_script(FETCH, apply, f"{form}&csrf={csrf}") == 200
     assert client.get(f"/experiments/{key}")["experiment"]["status"] == "paused"
+
+
+def test_a_sample_ratio_mismatch_shows_its_banner_with_the_apis_counts(
+        browser: WebDriver, console: Console) -> None:
+    client = console.worker.client(TOKENS["alice"])
+    key = new_active(client)
+    now = int(time.time() * 1000)
+    exposures = [{"event_id": f"{key}-{i}", "user_id": f"{key}-user-{i}", "experiment": key,
+                  "variant": a["variant"], "timestamp": now}
+                 for i, a in enumerate(assignments(client, key, 2400))  # SRM needs 1,000
+                 if a["enrolled"] and (a["variant"] == "control" or i % 4 == 0)]
+    intake = AdminClient(console.url, INTAKE_TOKEN)
+    for start in range(0, len(exposures), 500):
+        _, answer = intake.request("POST", "/exposures", exposures[start:start + 500])
+        assert answer["rejected"] == [], answer
+
+    def banner() -> bool:
+        browser.get(console.url + f"/ui/experiments/{key}")
+        return bool(browser.find_elements(By.ID, "srm-banner"))
+
+    assert eventually(banner, timeout_s=45), str(client.get(f"/experiments/{key}/results"))
+    report = client.get(f"/experiments/{key}/results")
+    srm = report["slices"][0]["srm"]
+    assert srm["status"] == "mismatch"
+    text = browser.find_element(By.ID, "srm-banner").text
+    for variant, n in report["slices"][0]["exposures"].items():
+        assert f"{variant} {n:,} {srm['expected'][variant]:.6g}" in text
+    assert sum(report["slices"][0]["exposures"].values()) == len(exposures)
