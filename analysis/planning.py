@@ -16,14 +16,16 @@ from analysis import power
 from analysis.errors import AnalysisError
 
 DEFAULT_TARGET = 0.02  # a 2 % relative effect
+MIN_TARGET, MAX_TARGET = 1e-6, 100.0  # smaller effects need more users than a float holds
 
 
 def power_plan(slice_report: Mapping[str, Any], users_per_day: Mapping[str, float],
                target: float = DEFAULT_TARGET, alpha: float = 0.05,
                wanted_power: float = 0.8) -> list[dict[str, Any]]:
     """Per comparison: today's MDE, the users per variant `target` needs, the days left."""
-    if not (math.isfinite(target) and target > 0):
-        raise AnalysisError(f"the target effect must be a positive number, got {target!r}")
+    if not (math.isfinite(target) and MIN_TARGET <= target <= MAX_TARGET):
+        raise AnalysisError(f"the target effect must be a relative effect between "
+                            f"{MIN_TARGET:g} and {MAX_TARGET:g} (0.02 = 2 %), not {target!r}")
     plans = []
     control = next(iter(slice_report["exposures"]), None)
     for entry in slice_report["comparisons"]:
@@ -48,7 +50,10 @@ def _plan(entry: Mapping[str, Any], control_per_day: float, treatment_per_day: f
     options = {"baseline": entry["control_mean"], "variance": variance, "alpha": alpha,
                "power": wanted_power}
     now = min(n_c, n_t)
-    needed = power.sample_size(target, **options)
+    try:
+        needed = power.sample_size(target, **options)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        raise AnalysisError(f"no sample size detects {target:g} at this variance") from None
     per_day = min(control_per_day, treatment_per_day)
     missing = max(0, needed - now)
     days = 0.0 if missing == 0 else (missing / per_day if per_day > 0 else None)

@@ -96,7 +96,9 @@ def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, floa
             entry["p_value_holm"] = adjusted.p_value
             entry["significant"] = adjusted.rejected
     return {"slice": name, "exposures": exposures, "srm": _srm(exposures, weights),
-            "comparisons": entries}
+            "comparisons": entries,
+            # How many metric × treatment comparisons moved, after Holm's correction.
+            "significant_comparisons": sum(bool(e.get("significant")) for e in entries)}
 
 
 def _compare(kind: str, control: Totals, treatment: Totals, alpha: float,

@@ -9,6 +9,7 @@ actor may not do. A route missing from the policy is refused: none can forget.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -50,8 +51,10 @@ class AccessPolicy:
     def token_of(self, offered: bytes) -> str | None:
         """The token offered, when someone holds it."""
         found = None
+        # Digests of equal length: comparing them says nothing of a token's length either.
+        digest = hashlib.sha256(offered).digest()
         for token in self.tokens:  # every token, each in constant time
-            if hmac.compare_digest(offered, token.encode()):
+            if hmac.compare_digest(digest, hashlib.sha256(token.encode()).digest()):
                 found = token
         return found
 
@@ -93,6 +96,10 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
     rule = policy.rules.get(route)
     if rule is None:
         raise HttpError(403, "this route has no access rule")
+    if is_console(request) and request.method in BODY_METHODS and _cross_site(request):
+        # Sign-in and sign-out have no session to hold a CSRF token: the browser's own
+        # word on where a form came from guards them (and every other console form).
+        raise HttpError(403, "a console form must be sent from the console's own pages")
     if rule == PUBLIC:
         request["actor"] = None
         return await handler(request)
@@ -105,6 +112,14 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
         if not policy.sessions.csrf_holds(request["session"], form.get(CSRF_FIELD)):
             raise HttpError(403, "the form's CSRF token is missing or stale: reload the page")
     return await handler(request)
+
+
+def _cross_site(request: web.Request) -> bool:
+    """A browser says so: Sec-Fetch-Site, or an Origin other than this server's."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.split("://", 1)[-1] != request.host
 
 
 def actor_name(request: web.Request) -> str:

@@ -88,7 +88,10 @@ async def form_of(request: web.Request) -> MultiDictProxy[str]:
         raise HttpError(415, "send the form as application/x-www-form-urlencoded, "
                              f"not {request.content_type or 'no content type'}")
     await _read_within_limits(request)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, LookupError):  # bytes or a charset the form cannot be read in
+        raise HttpError(400, "the form is not valid UTF-8") from None
     return MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
 
 

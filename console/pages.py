@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from console.forms import ACTIONS, ALLOWED
 from experiments.layer_map import layer_maps
 
 BAR_WIDTH = 800
+CHANGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 async def experiments_page(request: web.Request) -> web.Response:
@@ -55,9 +57,7 @@ async def _summary(results: Any, brief: dict[str, Any]) -> dict[str, Any]:
     except web.HTTPException as exc:
         return {"report": None, "unavailable": exc.reason}
     overall = report["slices"][0] if report["slices"] else None
-    significant = sum(bool(c.get("significant")) for c in overall["comparisons"]) if overall else 0
-    return {"report": report, "overall": overall, "significant": significant,
-            "unavailable": None}
+    return {"report": report, "overall": overall, "unavailable": None}
 
 
 async def experiment_page(request: web.Request) -> web.Response:
@@ -66,16 +66,22 @@ async def experiment_page(request: web.Request) -> web.Response:
     document, version = admin.get(key)
     dimension = request.query.get("dimension") or None
     bucket = request.query.get("bucket", "hour")
+    cuped = request.query.get("cuped", "true").lower() != "false"
     sections: dict[str, Any] = {"report": None, "timeline": None, "power": None,
-                                "unavailable": None}
+                                "unavailable": None, "problems": []}
     if document["status"] != "draft":
-        try:
-            sections["report"] = await results.of(key, dimension)
-            sections["timeline"] = await results.timeline(key, bucket)
-            if dimension is None:  # power is planned on all users
-                sections["power"] = await results.power(key, target_of(request))
-        except web.HTTPServiceUnavailable as exc:
-            sections["unavailable"] = exc.reason
+        questions = {"report": lambda: results.of(key, dimension, cuped=cuped),
+                     "timeline": lambda: results.timeline(key, bucket)}
+        if dimension is None:  # power is planned on all users
+            questions["power"] = lambda: results.power(key, target_of(request))
+        for name, ask in questions.items():
+            try:
+                sections[name] = await ask()
+            except web.HTTPServiceUnavailable as exc:
+                sections["unavailable"] = exc.reason
+                break
+            except web.HTTPBadRequest as exc:  # one bad parameter costs its section only
+                sections["problems"].append(exc.reason)
     variants = [v["key"] for v in document["variants"]]
     allocation = charts.bucket_bars([(v, document.get("ranges", {}).get(v, []))
                                      for v in variants], BAR_WIDTH)
@@ -129,13 +135,19 @@ def _layer_bars(layer: dict[str, Any] | None) -> list[charts.Bar]:
 
 
 def _flash(request: web.Request) -> str | None:
-    if "applied" in request.query:
-        return f"Applied: now at version {request.query['applied']}."
-    if "pending" in request.query:
-        return f"Proposed: change {request.query['pending']} waits for a reviewer's approval."
-    if "reviewed" in request.query:
-        return f"Change {request.query['reviewed']}."
-    return None
+    """What the last write did; only versions and change ids, so no link can put words
+    on the page."""
+    query = request.query
+    if query.get("applied", "").isdigit():
+        return f"Applied: now at version {query['applied']}."
+    change = query.get("pending") or query.get("reviewed") or ""
+    if not CHANGE_ID.fullmatch(change):
+        return None
+    if "pending" in query:
+        return f"Proposed: change {change} waits for a reviewer's approval."
+    if query.get("outcome") == "approved":
+        return f"Change {change} approved and applied."
+    return f"Change {change} rejected." if query.get("outcome") == "rejected" else None
 
 
 async def layers_page(request: web.Request) -> web.Response:

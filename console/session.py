@@ -54,7 +54,7 @@ class SessionKeys:
 
     def read(self, cookie: str | None, now: float | None = None) -> Session | None:
         """The session of a cookie whose signature holds and which has not expired."""
-        if not cookie or "." not in cookie or len(cookie) > 512:
+        if not cookie or "." not in cookie or len(cookie) > 512 or not cookie.isascii():
             return None
         body, _, signature = cookie.rpartition(".")
         if not hmac.compare_digest(signature.encode(), self._mac(body.encode()).encode()):

@@ -7,11 +7,12 @@ checked before any of these runs (`api.access`).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from agents.admin_base import AdminError
+from agents.admin_base import AdminError, Conflict
 from api.access import POLICY
 from api.config_views import ADMIN, writer
 from api.http import form_of
@@ -43,8 +44,9 @@ async def login(request: web.Request) -> web.Response:
         return page("login.html", request, next=_next(form.get("next")), problem=problem)
     cookie, _ = policy.sessions.open(token)
     response = redirect(_next(form.get("next")))
+    secure = request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
     response.set_cookie(COOKIE, cookie, max_age=int(policy.sessions.ttl_s), path="/ui/",
-                        httponly=True, samesite="Strict", secure=request.secure)
+                        httponly=True, samesite="Strict", secure=secure)
     return response
 
 
@@ -56,7 +58,8 @@ async def logout(request: web.Request) -> web.Response:
 
 def _next(target: str | None) -> str:
     """Only a console path: a sign-in never sends anyone elsewhere."""
-    if target and target.startswith("/ui/") and not target.startswith("//"):
+    if (target and target.startswith("/ui/") and target.isascii() and target.isprintable()
+            and " " not in target and "\\" not in target):
         return target
     return "/ui/"
 
@@ -111,8 +114,8 @@ async def _review(request: web.Request, approve: bool) -> web.Response:
     key, change = request.match_info["key"], request.match_info["change"]
     form = await form_of(request)
     await admin.review(key, change, actor, approve, form.get("reason", ""))
-    outcome = f"{change} {'approved and applied' if approve else 'rejected'}"
-    return redirect(f"/ui/experiments/{key}?{urlencode({'reviewed': outcome})}")
+    outcome = "approved" if approve else "rejected"
+    return redirect(f"/ui/experiments/{key}?{urlencode({'reviewed': change, 'outcome': outcome})}")
 
 
 def _refused(request: web.Request, key: str, problems: dict[str, list[str]]) -> web.Response:
@@ -124,8 +127,8 @@ async def draft_page(request: web.Request) -> web.Response:
     key = request.match_info.get("key")
     values: dict[str, str] = {}
     if key is not None:
-        document, _ = request.app[ADMIN].get(key)
-        values = draft_form(document)
+        document, version = request.app[ADMIN].get(key)
+        values = {**draft_form(document), "version": str(version)}
     return _draft(request, key, values, {}, [])
 
 
@@ -133,27 +136,44 @@ async def save_draft(request: web.Request) -> web.Response:
     admin, actor = await writer(request)
     key = request.match_info.get("key")
     form = await form_of(request)
-    values = {name: form.get(name, "") for name in DRAFT_FIELDS}
+    values = {name: form.get(name, "") for name in (*DRAFT_FIELDS, "version")}
+    done: dict[str, Any] = {}
     try:
         document = draft_of(form)
         if key is None:
-            await admin.create(document, actor, form.get("reason", ""))
+            done["applied"] = (await admin.create(document, actor, form.get("reason", "")))[
+                "version"]
             key = document["key"]
         else:
-            current, version = admin.get(key)
+            current, _ = admin.get(key)
+            if current["status"] != "draft":
+                raise Conflict(f"{key!r} is {current['status']}: only drafts are edited here",
+                               ["change a running experiment with the actions on its page"])
+            version = _form_version(form)
             patch = {k: v for k, v in document.items() if k != "key" and v != current.get(k)}
             for name in ("targeting", "dimensions", "requires_approval"):
                 if name not in document and current.get(name):  # cleared on the form
                     patch[name] = [] if name == "dimensions" else (
                         False if name == "requires_approval" else None)
             if patch:
-                await admin.update(key, patch, version, actor, form.get("reason", ""))
+                status, body = await admin.update(key, patch, version, actor,
+                                                  form.get("reason", ""))
+                done = {"pending": body["pending"]} if status == 202 else {
+                    "applied": body["version"]}
     except FormError as exc:
         return _draft(request, key, values, exc.problems, [], status=422)
     except AdminError as exc:
         placed, elsewhere = problems_by_field(exc.details)
         return _draft(request, key, values, placed, [str(exc), *elsewhere], status=exc.status)
-    return redirect(f"/ui/experiments/{key}?{urlencode({'applied': 'draft saved'})}")
+    return redirect(f"/ui/experiments/{key}?{urlencode(done)}")
+
+
+def _form_version(form: Any) -> int:
+    """The version the form was opened on: a save never overwrites a change made since."""
+    try:
+        return int(form.get("version", ""))
+    except ValueError:
+        raise FormError({"version": ["the form lost its version: open it again"]}) from None
 
 
 def _draft(request: web.Request, key: str | None, values: dict[str, str],

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     console_session_hours: float = Field(8.0, gt=0, le=24 * 30,
                                          description="how long a console sign-in lasts")
     console_secret: SecretStr | None = Field(
-        None, description="signs console sessions; unset = derived from ABSTREAM_API_TOKENS")
+        None, min_length=32,
+        description="signs console sessions (32+ characters); unset = from ABSTREAM_API_TOKENS")
     body_timeout_s: float = Field(10.0, gt=0, le=600, description="longest wait for a body")
     api_url: str = Field(f"http://{LOOPBACK}:6066", description="The API the CLI talks to")
     api_token: SecretStr | None = Field(None, description="The CLI's bearer token")

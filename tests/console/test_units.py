@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from analysis.errors import AnalysisError
 from analysis.planning import power_plan
 from console.charts import bucket_bars, forest, line_chart
 from console.forms import FormError, draft_form, draft_of, patch_of, problems_by_field
@@ -135,3 +136,12 @@ def test_chart_geometry_stays_inside_its_box() -> None:
     chart = line_chart(["a", "b", "c"], {"s": [1.0, None, 3.0]}, None, (10, 10, 100, 50))
     points = [tuple(map(float, p.split(","))) for p in chart.lines[0].points.split()]
     assert len(points) == 2 and all(10 <= x <= 110 and 10 <= y <= 60 for x, y in points)
+
+
+@pytest.mark.parametrize("target", [1e-200, 1e-160, 0.0, -0.1, float("nan"), float("inf"), 1e3])
+def test_power_targets_no_float_can_plan_are_refused_with_the_reason(target: float) -> None:
+    entry = {"metric": "m", "variant": "t", "control_n": 1000, "treatment_n": 1000,
+             "control_mean": 0.1, "std_error": 0.0134}
+    with pytest.raises(AnalysisError, match="target effect"):
+        power_plan({"exposures": {"c": 1000, "t": 1000}, "comparisons": [entry]},
+                   {"c": 1.0, "t": 1.0}, target)

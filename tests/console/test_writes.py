@@ -248,3 +248,27 @@ def test_a_sample_ratio_mismatch_shows_its_banner_with_the_apis_counts(
     for variant, n in report["slices"][0]["exposures"].items():
         assert f"{variant} {n:,} {srm['expected'][variant]:.6g}" in text
     assert sum(report["slices"][0]["exposures"].values()) == len(exposures)
+
+
+def test_a_draft_saved_from_a_stale_form_is_refused_not_overwritten(
+        browser: WebDriver, console: Console) -> None:
+    client = console.worker.client(TOKENS["alice"])
+    key = f"ui_edit_{uuid.uuid4().hex[:6]}"
+    client.request("POST", "/experiments", {
+        "key": key, "description": "first",
+        "variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50}],
+        "metrics": [{"key": "buy", "kind": "conversion", "event": "purchase"}]})
+    sign_in(browser, console, TOKENS["alice"])
+    browser.get(console.url + f"/ui/experiments/{key}/edit")
+    client.request("PATCH", f"/experiments/{key}", {"description": "changed meanwhile"},
+                   version=1)
+    fill_draft(browser, {"description": "from the stale form"})
+    assert "is at version 2, not 1" in browser.find_element(
+        By.ID, "general-problems").text
+    assert client.get(f"/experiments/{key}")["experiment"]["description"] == \
+        "changed meanwhile"
+    browser.get(console.url + f"/ui/experiments/{key}/edit")  # opened afresh: it saves
+    fill_draft(browser, {"description": "from a fresh form"})
+    assert "Applied: now at version 3" in browser.find_element(By.ID, "flash").text
+    assert client.get(f"/experiments/{key}")["experiment"]["description"] == \
+        "from a fresh form"

@@ -166,3 +166,45 @@ def test_closed_reads_send_browsers_to_sign_in_and_a_session_then_reads(
 def test_a_session_without_the_admin_scope_cannot_write(guarded_worker: WorkerProcess) -> None:
     status, answer = call(guarded_worker, "GET", "/ui/new", SCOPED_TOKENS["reader"][0])
     assert status == 403 and "admin" in answer["error"]
+
+
+def _raw(worker: WorkerProcess, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(worker.url + path, body, headers or {}, method=method)
+    try:
+        with urllib.request.build_opener(_NoRedirects).open(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_console_forms_from_another_site_are_refused(guarded_worker: WorkerProcess) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    sign_in = f"token={SCOPED_TOKENS['reader'][0]}".encode()
+    assert _raw(guarded_worker, "POST", "/ui/login", sign_in,
+                {**form, "Origin": "http://evil.example"}) == 403
+    assert _raw(guarded_worker, "POST", "/ui/login", sign_in,
+                {**form, "Sec-Fetch-Site": "cross-site"}) == 403
+    assert _raw(guarded_worker, "POST", "/ui/logout", b"",
+                {**form, "Sec-Fetch-Site": "same-site"}) == 403
+    own = guarded_worker.url.removeprefix("http://")
+    assert _raw(guarded_worker, "POST", "/ui/login", sign_in,
+                {**form, "Origin": f"http://{own}", "Sec-Fetch-Site": "same-origin"}) == 303
+
+
+def test_hostile_console_input_is_a_clear_error_never_a_crash(
+        guarded_worker: WorkerProcess) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert _raw(guarded_worker, "POST", "/ui/login", b"token=\xff\xfe", form) == 400
+    assert _raw(guarded_worker, "POST", "/ui/login", b"token=x",
+                {"Content-Type": "application/x-www-form-urlencoded; charset=bogus"}) == 400
+    assert _raw(guarded_worker, "POST", "/ui/login", b"token=x&next=/ui/%0d%0aSet-Cookie:a=b",
+                form) == 200  # a sign-in that fails, shown again
+    assert _raw(guarded_worker, "GET", "/ui/", None, {
+        "Accept": "text/html", "Cookie": 'abstream_session="x.\\377"'}) == 303
+    reader = {"Authorization": f"Bearer {SCOPED_TOKENS['reader'][0]}"}
+    for mde in ("1e-200", "1e-160", "nan", "-1", "0", "inf", "lots"):
+        status = _raw(guarded_worker, "GET", f"/experiments/no_such_key/power?mde={mde}",
+                      None, reader)
+        assert status in (400, 404), (mde, status)
+    assert "Traceback" not in guarded_worker.log_file.read_text()
