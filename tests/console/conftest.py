@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from abstream.worker_process import WorkerProcess
@@ -90,7 +90,10 @@ def sign_in(browser: WebDriver, console: Console, token: str) -> None:
 
 
 def click_and_wait(browser: WebDriver, element: WebElement) -> None:
-    """Click what submits a form, and wait until the next page has replaced this one."""
-    page = browser.find_element(By.TAG_NAME, "html")
+    """Click what submits a form, and wait until the next page has replaced this one and
+    loaded: a mark left on this page's window is gone with it."""
+    browser.execute_script("window.abstreamBefore = true")
     element.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return window.abstreamBefore === undefined && document.readyState === 'complete'"))
