@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from abstream.admin_client import printable
+from abstream.schedule_cli import add_schedule_parsers, run_schedule_command
 from topology.settings import Settings
 
 __all__ = ["add_experiments_parser", "printable", "run_experiments_command"]
@@ -29,6 +30,7 @@ def add_experiments_parser(commands: Any) -> argparse.ArgumentParser:
     ramp.add_argument("key")
     ramp.add_argument("percent", type=float)
     ramp.add_argument("--reason", default="")
+    add_schedule_parsers(actions)
     for name in ("approve", "reject"):
         review = actions.add_parser(name, help=f"{name} a pending change")
         review.add_argument("key")
@@ -62,6 +64,8 @@ def run_experiments_command(args: argparse.Namespace, settings: Settings) -> Non
             unapplied = "  (not applied)" if entry.get("applied") is False else ""
             _say(f"v{entry['version_after']:<4} {entry['action']:<8} by {entry['actor']:<12} "
                  f"{entry['reason']}  {json.dumps(entry['diff'])[:100]}{unapplied}")
+    elif args.action in ("schedule", "resume", "status"):
+        run_schedule_command(args, client, _say)
     elif args.action in ("approve", "reject"):
         _print(client.request("POST", f"/experiments/{args.key}/changes/{args.change}/"
                               f"{args.action}", reason=args.reason)[1])

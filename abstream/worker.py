@@ -19,6 +19,7 @@ from agents.experiment_admin import ExperimentAdmin
 from agents.lag_monitor import register_lag_monitor
 from agents.metrics import ReadPathStats
 from agents.pipeline import register_pipeline
+from agents.ramp_scheduler import register_ramp_scheduler
 from agents.read_positions import KeptPositions
 from agents.readiness import stream_state
 from agents.repartition import register_repartition
@@ -132,6 +133,7 @@ def build_worker(settings: Settings) -> tuple[faust.App, WorkerServices]:
         register_sink_writer(app, settings, server.results_store, positions,
                              server.config.state.snapshot)
         register_srm_monitor(app, settings, server.config, server.results_store)
+        register_ramp_scheduler(app, settings, server.config, server.results_store)
     seek_sources_to(app, positions.topics, positions.lowest)
     return app, server
 

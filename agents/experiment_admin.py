@@ -30,6 +30,7 @@ from experiments.changes import ChangeResult, apply_patch, diff, new_experiment
 from experiments.errors import ConfigError
 from experiments.model import Status
 from experiments.parsing import config_document
+from experiments.ramps import stopped
 
 __all__ = ["AdminError", "ExperimentAdmin"]
 
@@ -109,7 +110,7 @@ class ExperimentAdmin(SharedConfigAdmin):
         if not isinstance(patch, Mapping) or not patch:
             raise Invalid("the body must be a non-empty JSON object of fields to change")
         current, version = self._at_version(key, expected_version)
-        result, checked = self._changed(key, current, patch)
+        result, checked = self._changed(key, current, patch, actor)
         body = {"diff": result.diff, **result.summary()}
         if dry_run:
             return 200, {"experiment": result.document, "version": version, "dry_run": True, **body}
@@ -126,6 +127,18 @@ class ExperimentAdmin(SharedConfigAdmin):
                            result.diff, result.summary())
         record = await self._write(checked, actor, audit, version)
         return 200, {"experiment": result.document, "version": record.version, **body}
+
+    async def act(self, key: str, patch: Mapping[str, Any], expected_version: int, actor: str,
+                  reason: str, stop_ramp: str | None = None) -> dict[str, Any]:
+        """An automatic action (a ramp's step, a rollback) applied at once: review is for
+        people's changes, and the schedule or safety rule acting was itself reviewed.
+        `stop_ramp` suspends the schedule with that reason."""
+        current, version = self._at_version(key, expected_version)
+        result, checked = self._changed(key, current, patch, actor, stop_ramp)
+        audit = AuditEntry(new_change_id(), "update", checked_reason(reason), current,
+                           result.document, result.diff, result.summary())
+        record = await self._write(checked, actor, audit, version)
+        return {"experiment": result.document, "version": record.version}
 
     async def delete(self, key: str, expected_version: int | None, actor: str,
                      reason: str = "") -> None:
@@ -164,7 +177,7 @@ class ExperimentAdmin(SharedConfigAdmin):
     async def _approve_patch(self, key: str, proposal: Mapping[str, Any], change_id: str,
                              actor: str, reason: str) -> dict[str, Any]:
         current, version = self._at_version(key, proposal["base_version"])
-        result, checked = self._changed(key, current, proposal["patch"])
+        result, checked = self._changed(key, current, proposal["patch"], proposal["proposed_by"])
         audit = AuditEntry(change_id, "approve", reason or proposal["reason"], current,
                            result.document, result.diff, result.summary())
         record = await self._write(checked, actor, audit, version)
@@ -188,13 +201,15 @@ class ExperimentAdmin(SharedConfigAdmin):
                            ["read it again and retry"])
         return current, version
 
-    def _changed(self, key: str, current: dict[str, Any], patch: Mapping[str, Any]
-                 ) -> tuple[ChangeResult, Checked]:
+    def _changed(self, key: str, current: dict[str, Any], patch: Mapping[str, Any], actor: str,
+                 stop_ramp: str | None = None) -> tuple[ChangeResult, Checked]:
         try:
-            result = apply_patch(current, patch, datetime.fromtimestamp(self.clock(), UTC))
+            result = apply_patch(current, patch, datetime.fromtimestamp(self.clock(), UTC),
+                                 actor)
         except ConfigError as exc:
             raise invalid(exc.problems) from None
-        checked = self._checked("experiment", key, result.document, experiment_document)
+        document = stopped(result.document, stop_ramp) if stop_ramp else result.document
+        checked = self._checked("experiment", key, document, experiment_document)
         canonical = checked.definition or {}
         return type(result)(canonical, diff(current, canonical), result.allocation), checked
 

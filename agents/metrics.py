@@ -42,6 +42,9 @@ SINK_LAG = Gauge("abstream_sink_lag_seconds",
                  "Wall clock minus when the newest fact written to the store was produced")
 SRM_MISMATCH = Gauge("abstream_srm_mismatch", "1 while a sample-ratio mismatch is confirmed",
                      ["experiment"])
+GUARDRAIL_BREACHES = Counter("abstream_guardrail_breaches_total",
+                             "Guardrail metrics shown worse than their margin (once per phase)",
+                             ["experiment"])
 SRM_P_VALUE = Gauge("abstream_srm_p_value", "The sequential SRM test's p-value",
                     ["experiment"])
 CONSUMER_LAG = Gauge("abstream_consumer_lag_messages",

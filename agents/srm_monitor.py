@@ -4,8 +4,9 @@ active experiment's current phase is checked for a sample-ratio mismatch
 
 A confirmed mismatch is recorded once per phase (by this worker): a row in
 `srm_alerts`, an `SrmAlert` on `<prefix>.alerts`, and `abstream_srm_mismatch`
-set to 1; with `ABSTREAM_SRM_PAUSE=true` the experiment is also paused, by the
-actor `srm-monitor`, with the reason in its history.
+set to 1; the experiment is also paused, by the actor `srm-monitor`, with the
+reason in its history, when its `on_breach` is `pause` (unset: when
+`ABSTREAM_SRM_PAUSE=true`). A pause suspends its ramp, if it has one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from agents.experiment_admin import AdminError, ExperimentAdmin
 from agents.results_store import ResultsStore
 from agents.timers import guarded
 from analysis.srm_check import SrmVerdict, check_srm
-from experiments.model import Experiment, Status
+from experiments.model import BreachAction, Experiment, Status
 from schemas import encode
 from sinks import Sink, SinkError
 from sinks.tables import SRM_ALERT_COLUMNS
@@ -88,13 +89,15 @@ async def _alert(app: faust.App, settings: Settings, config: ConfigService,
         "statistic": verdict.sequential.log_bayes_factor, "detected_at": now})
     await app.producer.send(settings.topics.alerts, experiment.key.encode(), alert,
                             None, None, None)
-    if settings.srm_pause:
+    action = experiment.on_breach or (BreachAction.PAUSE if settings.srm_pause
+                                      else BreachAction.ALERT)
+    if action is BreachAction.PAUSE:
         reason = (f"sample-ratio mismatch: {verdict.counts} against expected shares "
                   f"{verdict.expected_share} (p = {verdict.sequential.p_value:.2g})")
         admin = ExperimentAdmin(config)
         try:
             _, version = admin.get(experiment.key)
-            await admin.update(experiment.key, {"status": "paused"}, version, ACTOR, reason)
+            await admin.act(experiment.key, {"status": "paused"}, version, ACTOR, reason)
         except AdminError as exc:
             log.error("could not pause %s after its SRM: %s", experiment.key, exc)
 

@@ -11,7 +11,10 @@ power approach for assessing the equivalence of average bioavailability"). For a
 lower is better (latency, errors) the signs flip.
 
 The always-valid bound uses the normal-mixture boundary of `analysis.sequential`, so a
-guardrail watched continuously can be trusted whenever it is read.
+guardrail watched continuously can be trusted whenever it is read. Its other end is
+the harm test: when even the always-valid bound on the favourable side lies beyond the
+margin (`harmful_always_valid`), the treatment is worse than the margin allows, at any
+time it is read: the rule for an automatic rollback.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class NonInferiority:
     non_inferior: bool
     bound_always_valid: float
     non_inferior_always_valid: bool
+    harm_bound_always_valid: float  # the always-valid bound on the favourable side
+    harmful_always_valid: bool  # that bound is beyond the margin: harm shown
 
 
 def non_inferiority(
@@ -78,6 +83,8 @@ def non_inferiority(
         non_inferior=sign * estimate - fixed > -margin,
         bound_always_valid=estimate - sign * anytime,
         non_inferior_always_valid=sign * estimate - anytime > -margin,
+        harm_bound_always_valid=estimate + sign * anytime,
+        harmful_always_valid=sign * estimate + anytime < -margin,
     )
 
 
@@ -95,11 +102,15 @@ def _relative_margin(comparison: Comparison, margin: float, higher_is_better: bo
               for critical in (critical_value(alpha, comparison.df, "greater"),
                                float(always_valid_multiplier(n_total, alpha,
                                                              comparison.tuning_n)))]
+    anytime = float(always_valid_multiplier(n_total, alpha, comparison.tuning_n))
+    opposite = "less" if higher_is_better else "greater"
+    harm = _bound(fieller_interval(moments, anytime, opposite), -sign)  # type: ignore[arg-type]
     return NonInferiority(
         margin=margin, relative=True, higher_is_better=higher_is_better, alpha=alpha,
         estimate=lift, p_value=p_value(statistic, comparison.df, "greater"),
         bound=bounds[0], non_inferior=sign * bounds[0] > -margin,
         bound_always_valid=bounds[1], non_inferior_always_valid=sign * bounds[1] > -margin,
+        harm_bound_always_valid=harm, harmful_always_valid=sign * harm < -margin,
     )
 
 

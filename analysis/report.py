@@ -83,7 +83,7 @@ def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, floa
             try:
                 if base is None or treated is None:
                     raise AnalysisError("no users in one of the arms yet")
-                comparison = _compare(kind, base, treated, alpha, cuped)
+                comparison = compare_totals(kind, base, treated, alpha, cuped)
             except AnalysisError as exc:
                 entry["error"] = str(exc)
             else:
@@ -101,8 +101,8 @@ def _slice_report(name: str, variants: Sequence[str], weights: Mapping[str, floa
             "significant_comparisons": sum(bool(e.get("significant")) for e in entries)}
 
 
-def _compare(kind: str, control: Totals, treatment: Totals, alpha: float,
-             cuped: bool) -> Comparison:
+def compare_totals(kind: str, control: Totals, treatment: Totals, alpha: float,
+                   cuped: bool) -> Comparison:
     if kind == "ratio":
         return compare_ratio(_ratio(control), _ratio(treatment), alpha=alpha)
     base, treated = _sample(control), _sample(treatment)

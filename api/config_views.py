@@ -17,6 +17,8 @@ from agents.experiment_admin import ExperimentAdmin
 from agents.readiness import WorkerState, waiting_for
 from api.access import actor_name
 from api.http import HttpError, flag, read_json
+from api.ramp_status import ramp_status
+from api.results import RESULTS
 from experiments.layer_map import layer_maps
 
 ADMIN = web.AppKey("admin", ExperimentAdmin)
@@ -96,8 +98,12 @@ async def list_layers(request: web.Request) -> web.Response:
 async def get_experiment(request: web.Request) -> web.Response:
     admin = _admin(request)
     document, version = admin.get(request.match_info["key"])
-    return _versioned({"experiment": document, "version": version,
-                       "pending": admin.pending(request.match_info["key"])})
+    body = {"experiment": document, "version": version,
+            "pending": admin.pending(request.match_info["key"])}
+    if RESULTS in request.app and (ramp := await ramp_status(request.app[RESULTS],
+                                                             request.match_info["key"])):
+        body["ramp"] = ramp
+    return _versioned(body)
 
 
 async def create_experiment(request: web.Request) -> web.Response:

@@ -24,6 +24,7 @@ from agents.results_store import ResultsStore
 from analysis.errors import AnalysisError
 from analysis.planning import DEFAULT_TARGET, power_plan
 from analysis.report import experiment_report
+from api.phases import phase_list, phase_number, phase_of
 from experiments import ConfigSnapshot
 from experiments.model import Experiment
 from sinks import Sink, SinkError
@@ -59,25 +60,29 @@ class Results:
         cached = self.cache.get(question)
         return cached[1] if cached and time.monotonic() - cached[0] < ttl_s else None
 
-    async def of(self, key: str, dimension: str | None, cuped: bool = True) -> dict[str, Any]:
+    async def of(self, key: str, dimension: str | None, cuped: bool = True,
+                 phase: int | None = None) -> dict[str, Any]:
+        """The report of `phase` (default: the current one), with every phase listed."""
         experiment = self._experiment(key)
+        chosen = phase_of(experiment, phase)
         if dimension is not None and dimension not in experiment.dimensions:
             known = ", ".join(experiment.dimensions) or "none"
             raise web.HTTPBadRequest(
                 reason=f"{dimension!r} is not a dimension of {key!r} (configured: {known})")
-        question = (key, dimension or "", "cuped" if cuped else "plain")
+        question = (key, dimension or "", "cuped" if cuped else "plain", str(chosen.number))
         if cached := self._cached(question):
             return cached
+        phase = chosen.number
         totals = await self.query(partial(variant_totals, experiment=key,
                                            dimension=dimension))
         exposed = await self.query(partial(exposed_users_by_slice, experiment=key,
-                                            phase=experiment.phase, dimension=dimension))
-        phase = experiment.phase
+                                            phase=phase, dimension=dimension))
         mismatched = await self.query(partial(mismatched_users, experiment=key, phase=phase))
         multiple = await self.query(partial(multiple_exposure_users, experiment=key,
                                              phase=phase))
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
+        weights = dict(chosen.weights or experiment.weights)
         newest = max((t.newest_exposure_ms for t in totals), default=None)
         oldest = min((t.oldest_exposure_ms for t in totals), default=None)
         report = {
@@ -91,9 +96,9 @@ class Results:
             "exposure_span_days": None if newest is None or oldest is None else
             (newest - oldest) / 86_400_000,
             "cuped": cuped,
-            "slices": experiment_report(
-                [v.key for v in experiment.variants], experiment.weights, metrics,
-                totals, exposed, cuped=cuped),
+            "phases": phase_list(experiment),
+            "slices": experiment_report(list(weights), weights, metrics, totals, exposed,
+                                        cuped=cuped),
             "mismatched_users": mismatched,
             "multiple_exposure_users": multiple,
             "notes": _notes(mismatched, multiple),
@@ -176,7 +181,8 @@ RESULTS = web.AppKey("results", Results)
 async def get_results(request: web.Request) -> web.Response:
     results = request.app[RESULTS]
     report = await results.of(request.match_info["key"], request.query.get("dimension"),
-                              cuped=request.query.get("cuped", "true").lower() != "false")
+                              cuped=request.query.get("cuped", "true").lower() != "false",
+                              phase=phase_number(request.query.get("phase")))
     return web.json_response(report)
 
 

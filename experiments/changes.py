@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from experiments.allocation import Allocation, AllocationChange, allocate
 from experiments.errors import ConfigError, Problem
 from experiments.model import Status
+from experiments.ramps import follow_ramp
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.DRAFT: frozenset({Status.ACTIVE}),
@@ -33,11 +34,11 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 LIVE_FIELDS = frozenset({
     "status", "shipped_variant", "coverage", "variants", "targeting", "overrides",
-    "description", "requires_approval", "end",
+    "description", "requires_approval", "end", "ramp", "guardrails", "on_breach",
 })
 DRAFT_FIELDS = frozenset({"metrics", "layer", "layer_slots", "salt", "conversion_window_hours",
                           "start"})
-COMPUTED_FIELDS = frozenset({"key", "ranges", "phases", "version"})
+COMPUTED_FIELDS = frozenset({"key", "ranges", "phases", "version", "ramp_state"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class ChangeResult:
         }
 
 
-def new_experiment(document: Mapping[str, Any]) -> dict[str, Any]:
+def new_experiment(document: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """A create request as a version-1 draft; computed fields may not be given."""
     owner = f"experiment {document.get('key')!r}"
     problems = [Problem(owner, name, "is computed; leave it out")
@@ -69,25 +70,41 @@ def new_experiment(document: Mapping[str, Any]) -> dict[str, Any]:
         problems.append(Problem(owner, "status", "a new experiment is a draft; activate it after"))
     if problems:
         raise ConfigError(problems)
-    return {**deepcopy(dict(document)), "status": "draft", "version": 1}
+    draft = {**deepcopy(dict(document)), "status": "draft", "version": 1}
+    follow_ramp({"status": "draft"}, draft, draft, "", now or datetime.now(UTC))
+    return draft
 
 
 def apply_patch(
-    current: Mapping[str, Any], patch: Mapping[str, Any], now: datetime
+    current: Mapping[str, Any], patch: Mapping[str, Any], now: datetime, actor: str = ""
 ) -> ChangeResult:
-    """The experiment after `patch`, or `ConfigError` naming every refused field."""
+    """The experiment after `patch` by `actor`, or `ConfigError` naming every refused field.
+
+    The actor matters to a ramp schedule only (`experiments.ramps`)."""
     status = Status(current["status"])
     refuse = _patch_problems(current, patch, status)
     if refuse:
         raise ConfigError(refuse)
     after = {**deepcopy(dict(current)), **deepcopy(dict(patch)), "version": current["version"] + 1}
     target = Status(after["status"])
-    if status is Status.DRAFT and target is Status.ACTIVE:
-        after["phases"] = [{"number": 1, "started_at": now.isoformat()}]
+    follow_ramp(current, after, patch, actor, now)
     allocation = None
-    if "coverage" in patch or "variants" in patch:
+    if {"coverage", "variants"} & set(patch) or not same(after.get("coverage"),
+                                                          current.get("coverage")):
         allocation = _reallocate(current, after, status, now)
+    if status is Status.DRAFT and target is Status.ACTIVE:
+        after["phases"] = [_phase(1, now, after)]
+    elif status is not Status.DRAFT and allocation is not None and not allocation.new_phase:
+        after["phases"] = [*after.get("phases", [])[:-1],
+                           {**after["phases"][-1], "coverage": after.get("coverage")}]
     return ChangeResult(after, diff(current, after), allocation)
+
+
+def _phase(number: int, now: datetime, experiment: Mapping[str, Any]) -> dict[str, Any]:
+    """A phase as it opens, with its allocation: weights and coverage."""
+    return {"number": number, "started_at": now.isoformat(),
+            "weights": _weights(experiment.get("variants")) or {},
+            "coverage": experiment.get("coverage", 100)}
 
 
 def _patch_problems(
@@ -132,7 +149,7 @@ def _reallocate(
     after["ranges"] = change.allocation.ranges
     if change.new_phase:
         phases = list(before.get("phases") or [{"number": 1, "started_at": None}])
-        phases.append({"number": phases[-1]["number"] + 1, "started_at": now.isoformat()})
+        phases.append(_phase(phases[-1]["number"] + 1, now, after))
         after["phases"] = phases
     return change
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.model import Config, Experiment, Metric
+from experiments.ramp_documents import phase_document, ramp_fields
 
 # Every [first, last] pair of `ranges` and `layer_slots` includes both end points:
 # [0, 4999] holds 5,000 buckets. Served documents say so, for other implementations.
@@ -32,11 +33,10 @@ def experiment_document(experiment: Experiment) -> dict[str, Any]:
         "end": experiment.end.isoformat() if experiment.end else None,
         "salt": experiment.salt,
         "shipped_variant": experiment.shipped_variant,
-        "phases": [{"number": p.number,
-                    "started_at": p.started_at.isoformat() if p.started_at else None}
-                   for p in experiment.phases],
+        "phases": [phase_document(p) for p in experiment.phases],
         "version": experiment.version,
         "requires_approval": experiment.requires_approval,
+        **ramp_fields(experiment),
     }
 
 

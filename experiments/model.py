@@ -49,10 +49,51 @@ class Metric:
 
 @dataclass(frozen=True)
 class Phase:
-    """A period with one allocation; a change that moves users starts the next."""
+    """A period with one allocation; a change that moves users starts the next.
+
+    `weights` are the phase's (fixed: changing them moves users) and `coverage` its
+    latest (a ramp that enrols more users without moving anyone stays in the phase);
+    documents written before phases recorded them have None.
+    """
 
     number: int
     started_at: datetime | None = None
+    weights: Mapping[str, float] | None = None
+    coverage: float | None = None
+
+
+class BreachAction(StrEnum):
+    PAUSE = "pause"  # pause at once: every worker serves control
+    ALERT = "alert"  # alert and stop the ramp, keep serving
+
+
+@dataclass(frozen=True)
+class RampStep:
+    """Coverage to hold until the step has lasted `min_hours` and the phase has
+    `min_exposed` exposed users; then the scheduler takes the next step."""
+
+    coverage: float
+    min_hours: float = 0.0
+    min_exposed: int = 0
+
+
+@dataclass(frozen=True)
+class RampState:
+    """Where a schedule is, kept in the experiment's document (so in the config log)."""
+
+    step: int = 0  # index into the ramp's steps
+    step_started_at: datetime | None = None  # None until the experiment is active
+    suspended: str | None = None  # why the scheduler waits for `resume`, or None
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """A metric that must not get worse than `margin` (0.02: 2 % when relative)."""
+
+    metric: str
+    margin: float
+    relative: bool = True
+    higher_is_better: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +119,10 @@ class Experiment:
     version: int = 1
     description: str = ""
     requires_approval: bool = False  # changes wait for another actor's approval
+    ramp: tuple[RampStep, ...] = ()  # a schedule of coverage steps, carried out by the leader
+    ramp_state: RampState | None = None  # computed; set while there is a ramp
+    guardrails: tuple[Guardrail, ...] = ()
+    on_breach: BreachAction | None = None  # None: the platform's default (see agents.watch)
 
     @property
     def control(self) -> str:

@@ -34,6 +34,7 @@ from experiments.limits import (
     text_problem,
 )
 from experiments.model import Config, Experiment, MetricKind, Status
+from experiments.ramp_validation import guardrail_problems, phase_problems, ramp_problems
 
 MAX_DIMENSIONS = 10
 WEIGHT_TOLERANCE = 1e-6
@@ -57,7 +58,7 @@ def validate_experiment(experiment: Experiment) -> list[Problem]:
     found = [
         Problem(owner, path, reason)
         for check in (_identity, _variants, _lifecycle, _allocation, _targeting, _metrics,
-                      _sizes)
+                      _sizes, ramp_problems, guardrail_problems, phase_problems)
         for path, reason in check(experiment)
     ]
     if not found:  # only a sound experiment can be written out; the whole must fit a message

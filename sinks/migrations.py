@@ -23,6 +23,7 @@ from sinks.tables import (
     EVENTS_RAW,
     EXPERIMENT_AUDIT,
     EXPOSURES_RAW,
+    GUARDRAIL_ALERTS,
     SINK_POSITIONS,
     SRM_ALERTS,
     USER_METRICS,
@@ -49,6 +50,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Migration 2 now creates the table keyed so; older databases are converted.
     Migration(6, "user_metrics keyed without the variant", (), (), key_without_variant),
     Migration(7, "sink_positions", (SINK_POSITIONS,)),
+    Migration(8, "guardrail_alerts", (GUARDRAIL_ALERTS,)),
 )
 
 _LEDGER = """

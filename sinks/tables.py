@@ -118,6 +118,35 @@ CREATE TABLE IF NOT EXISTS {database}.srm_alerts (
 ORDER BY (experiment, phase, alert_id)
 """
 
+GUARDRAIL_ALERT_COLUMNS = (
+    "alert_id", "experiment", "phase", "metric", "variant", "relative", "higher_is_better",
+    "margin", "estimate", "bound", "harm_bound", "control_n", "treatment_n", "action",
+    "detected_at_ms",
+)
+
+# One row per guardrail shown breached in a phase (see agents.ramp_scheduler); the alert
+# id names experiment, phase, metric and variant, so a second leader's row replaces it.
+GUARDRAIL_ALERTS = """
+CREATE TABLE IF NOT EXISTS {database}.guardrail_alerts (
+    alert_id String,
+    experiment String,
+    phase UInt32,
+    metric String,
+    variant String,
+    relative UInt8,
+    higher_is_better UInt8,
+    margin Float64,
+    estimate Float64,
+    bound Float64,
+    harm_bound Float64,
+    control_n UInt64,
+    treatment_n UInt64,
+    action String,
+    detected_at_ms Int64
+) ENGINE = ReplacingMergeTree()
+ORDER BY (experiment, phase, alert_id)
+"""
+
 
 EVENT_COLUMNS = (
     "event_id", "user_id", "name", "value", "timestamp_ms", "received_at_ms",

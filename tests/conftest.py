@@ -51,6 +51,7 @@ def workers(
         "ABSTREAM_SINK_URL": results_url(servers),
         "ABSTREAM_SRM_CHECK_INTERVAL_S": "1",
         "ABSTREAM_SRM_PAUSE": "true",
+        "ABSTREAM_RAMP_CHECK_INTERVAL_S": "1",
         "ABSTREAM_GRACE_MINUTES": "10",  # short, so the scenario tests can pass it
         "ABSTREAM_API_TOKENS": api_tokens(),
         **{f"ABSTREAM_{name.upper()}": str(value) for name, value in TEST_PORTS.items()},

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     srm_check_interval_s: float = Field(10.0, gt=0, le=3600,
                                         description="how often the leader checks for SRM")
     srm_pause: bool = Field(False, description="pause an experiment on a confirmed SRM")
+    ramp_check_interval_s: float = Field(
+        5.0, gt=0, le=3600,
+        description="how often the leader checks ramps and guardrails (one query each)")
     sink_batch_s: float = Field(1.0, gt=0, le=300, description="longest wait to fill a batch")
     topic_partitions: int = Field(4, ge=1, le=1024)
     topic_prefix: str = Field("abstream", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")

@@ -24,6 +24,10 @@ IMPLIED = {Scope.ADMIN: {Scope.READ}, Scope.REVIEW: {Scope.READ}}
 MIN_TOKEN_CHARS = 8
 
 
+# Actors of the platform's automatic changes: a token may not pose as one of them.
+AUTOMATIC_ACTORS = frozenset({"scheduler", "srm-monitor"})
+
+
 @dataclass(frozen=True)
 class Actor:
     name: str
@@ -50,6 +54,9 @@ def _entry(item: str) -> tuple[str, str, frozenset[Scope]]:
     if not sep or not name or len(token) < MIN_TOKEN_CHARS:
         raise ValueError(f"use actor:token[:scope+scope] entries separated by commas, "
                          f"tokens of {MIN_TOKEN_CHARS}+ characters")
+    if name in AUTOMATIC_ACTORS:
+        raise ValueError(f"{name!r} is the name of the platform's own automatic changes: "
+                         "give the token another actor name")
     if not listed:
         return name, token, UNSCOPED
     return name, token, frozenset(_scopes(name, listed.split("+")))

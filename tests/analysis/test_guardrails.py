@@ -110,3 +110,24 @@ def test_relative_margin_needs_a_non_zero_control() -> None:
     with pytest.raises(AnalysisError, match="control mean is 0"):
         non_inferiority(comparison, 0.1)
     assert non_inferiority(comparison, 0.1, relative=False).estimate == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("relative", [True, False])
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_harm_is_shown_only_when_the_favourable_bound_is_beyond_the_margin(
+        relative: bool, higher_is_better: bool) -> None:
+    rng = np.random.default_rng(11)
+    control = rng.gamma(4.0, 2.5, 20_000)
+    worse = 0.85 if higher_is_better else 1.15  # 15 % worse, beyond a 2 % margin
+    for factor, harmful in ((worse, True), (1.0, False)):
+        treated = rng.gamma(4.0, 2.5, 20_000) * factor
+        comparison = compare(SampleStats.from_values(control), SampleStats.from_values(treated))
+        margin = 0.02 if relative else float(0.02 * control.mean())
+        result = non_inferiority(comparison, margin, relative=relative,
+                                 higher_is_better=higher_is_better)
+        assert bool(result.harmful_always_valid) is harmful
+        sign = 1 if higher_is_better else -1
+        # The favourable bound lies on the other side of the estimate from the harmful one.
+        assert sign * result.harm_bound_always_valid > sign * result.estimate \
+            > sign * result.bound_always_valid
+        assert bool(sign * result.harm_bound_always_valid < -margin) is harmful

@@ -43,7 +43,8 @@ def test_status_transitions(start: str, target: str, allowed: bool) -> None:
 
 def test_activation_starts_phase_one_now() -> None:
     result = apply_patch(stored(status="draft"), {"status": "active"}, NOW)
-    assert result.document["phases"] == [{"number": 1, "started_at": NOW.isoformat()}]
+    assert result.document["phases"] == [{"number": 1, "started_at": NOW.isoformat(),
+                                          "weights": {"a": 50.0, "b": 50.0}, "coverage": 20.0}]
     assert result.document["version"] == 2
 
 

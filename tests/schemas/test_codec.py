@@ -45,6 +45,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "observed": {"blue": 4500, "green": 5500}, "expected_share": {"blue": 0.5, "green": 0.5},
         "p_value": 1e-23, "statistic": 100.0, "detected_at": 1_795_000_000_000,
     },
+    "guardrail_alert": {
+        "alert_id": "checkout/2/errors/green", "experiment": "checkout", "phase": 2,
+        "metric": "errors", "variant": "green", "relative": True, "higher_is_better": False,
+        "margin": 0.02, "estimate": 0.11, "bound": 0.16, "harm_bound": 0.05,
+        "control_n": 4000, "treatment_n": 4100, "action": "pause",
+        "detected_at": 1_795_000_000_000,
+    },
     "fact": {
         "experiment": "checkout", "phase": 1, "variant": "green", "user_id": "u-1",
         "first_exposure": 1_795_000_000_000, "attributes": {"platform": "web"},
