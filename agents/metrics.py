@@ -42,6 +42,8 @@ SINK_LAG = Gauge("abstream_sink_lag_seconds",
                  "Wall clock minus when the newest fact written to the store was produced")
 SRM_MISMATCH = Gauge("abstream_srm_mismatch", "1 while a sample-ratio mismatch is confirmed",
                      ["experiment"])
+LEADER = Gauge("abstream_leader", "1 on the worker that runs the leader's timers "
+               "(SRM monitor, ramp scheduler)")
 GUARDRAIL_BREACHES = Counter("abstream_guardrail_breaches_total",
                              "Guardrail metrics shown worse than their margin (once per phase)",
                              ["experiment"])

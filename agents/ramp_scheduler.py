@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 def register_ramp_scheduler(app: faust.App, settings: Settings, config: ConfigService,
                             store: ResultsStore) -> None:
     scheduler = RampScheduler(app, settings, config, store)
+    metrics.LEADER.set_function(lambda: float(app.is_leader()))
 
     @app.timer(settings.ramp_check_interval_s, on_leader=True)
     @guarded("ramp_check")  # a store failure or a write that times out: the next check runs
