@@ -34,7 +34,7 @@ from analysis.guardrail_check import GuardrailVerdict, check_guardrails, guarded
 from analysis.srm_check import check_srm
 from experiments.model import BreachAction, Experiment, Status
 from experiments.ramps import SCHEDULER, progress, ramp_state_of
-from schemas import encode
+from schemas import alert_headers, encode
 from sinks import Sink, SinkError
 from sinks.tables import GUARDRAIL_ALERT_COLUMNS
 from sinks.totals import exposed_users, variant_totals
@@ -69,8 +69,11 @@ class RampScheduler:
                 try:
                     await self.check(experiment)
                 except SinkError as exc:
-                    log.warning("ramp check of %s skipped: %s", experiment.key, exc)
-                    return
+                    log.warning("ramp checks skipped: %s", exc)
+                    return  # the store is down: the next interval tries again
+                except Exception:  # one experiment's failure must not stop the others' checks
+                    metrics.TIMER_FAILURES.labels("ramp_check").inc()
+                    log.exception("ramp check of %s failed", experiment.key)
 
     async def check(self, experiment: Experiment) -> None:
         key, phase = experiment.key, experiment.phase
@@ -156,7 +159,7 @@ class RampScheduler:
                                            "higher_is_better": bool(row["higher_is_better"]),
                                            "detected_at": row["detected_at_ms"]})
         await self.app.producer.send(self.settings.topics.alerts, row["experiment"].encode(),
-                                     alert, None, None, None)
+                                     alert, None, None, alert_headers("guardrail_alert"))
 
 
 def _alert_row(experiment: Experiment, verdict: GuardrailVerdict, action: BreachAction,

@@ -26,7 +26,7 @@ from agents.results_store import ResultsStore
 from agents.timers import guarded
 from analysis.srm_check import SrmVerdict, check_srm
 from experiments.model import BreachAction, Experiment, Status
-from schemas import encode
+from schemas import alert_headers, encode
 from sinks import Sink, SinkError
 from sinks.tables import SRM_ALERT_COLUMNS
 from sinks.totals import exposed_users
@@ -88,7 +88,7 @@ async def _alert(app: faust.App, settings: Settings, config: ConfigService,
         "expected_share": verdict.expected_share, "p_value": verdict.sequential.p_value,
         "statistic": verdict.sequential.log_bayes_factor, "detected_at": now})
     await app.producer.send(settings.topics.alerts, experiment.key.encode(), alert,
-                            None, None, None)
+                            None, None, alert_headers("srm_alert"))
     action = experiment.on_breach or (BreachAction.PAUSE if settings.srm_pause
                                       else BreachAction.ALERT)
     if action is BreachAction.PAUSE:

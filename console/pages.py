@@ -19,6 +19,7 @@ from api.config_views import ADMIN
 from api.http import HttpError
 from api.intake import INGESTION, RESERVED_QUERY, lookup
 from api.operations import operations_of
+from api.ramp_status import ramp_status
 from api.results import RESULTS, target_of
 from console import charts
 from console.app import page
@@ -94,7 +95,7 @@ async def experiment_page(request: web.Request) -> web.Response:
         allocation=allocation, layer=layer, layer_bars=_layer_bars(layer), bar_width=BAR_WIDTH,
         dimension=dimension or "", bucket=bucket, forest=_forest(sections["report"]),
         over_time=_over_time(sections["timeline"], variants),
-        flash=_flash(request), **sections)
+        flash=_flash(request), ramp=await ramp_status(results, key), **sections)
 
 
 def _forest(report: dict[str, Any] | None) -> charts.Forest | None:

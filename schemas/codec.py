@@ -110,3 +110,13 @@ def encode_dead_letter(topic: str, key: bytes | None, payload: bytes, reason: st
     return encode("dead_letter", {
         "topic": topic, "key": key, "payload": payload, "error": reason, "source": source,
         "received_at": int(time.time() * 1000) if received_at is None else received_at})
+
+
+# `<prefix>.alerts` carries SrmAlert and GuardrailAlert records: each names its schema
+# in this header, so a reader picks the decoder without trying both.
+TYPE_HEADER = "abstream.schema"
+
+
+def alert_headers(name: str) -> list[tuple[str, bytes]]:
+    """The Kafka headers of an alert record written with schema `name`."""
+    return [(TYPE_HEADER, name.encode())]

@@ -13,7 +13,7 @@ import pytest
 from abstream.admin_client import ApiError
 from abstream.cli import main
 from abstream.worker_process import WorkerProcess
-from schemas import decode
+from schemas import TYPE_HEADER, decode
 from sinks import open_sink
 from tests.agents.ramp_traffic import (
     admin,
@@ -113,16 +113,18 @@ def test_a_guardrail_shown_ten_percent_worse_pauses_and_every_worker_serves_cont
     assert [(r[0], r[1]) for r in rows] == [("purchases", "b")]
     _, _, estimate, harm_bound, margin = rows[0]
     assert estimate < harm_bound < -margin  # harm shown beyond the margin
-    alerts = [decode("guardrail_alert", r.value) for r in asyncio.run(read_topic(
+    records = [r for r in asyncio.run(read_topic(
         servers.bootstrap, TopicNames(workers[0].env["ABSTREAM_TOPIC_PREFIX"]).alerts))
         if r.key == key.encode()]
+    assert all(dict(r.headers) == {TYPE_HEADER: b"guardrail_alert"} for r in records)
+    alerts = [decode("guardrail_alert", r.value) for r in records]
     assert [(a["metric"], a["variant"], a["action"]) for a in alerts] == [
         ("purchases", "b", "pause")]
 
 
 def test_an_injected_sample_ratio_mismatch_stops_the_ramp(
         workers: list[WorkerProcess], servers: Servers) -> None:
-    key = new_key("skewed")
+    key = new_key("srm_stopped")
     create(workers[0], key, on_breach="alert",
            ramp=[{"coverage": 50, "min_exposed": 1_000}, {"coverage": 100}])
     at = int(time.time() * 1000) - 60_000

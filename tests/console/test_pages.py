@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -154,3 +156,29 @@ def test_the_qa_answer_equals_get_assignments_for_50_users(
         if i == 0:
             assert shown["one_click_checkout"] == ("one_click", "override")
             console.shot(browser, "qa")
+
+
+def test_a_ramp_shows_its_step_and_what_it_waits_for_as_the_api_does(
+        browser: WebDriver, console: Console) -> None:
+    admin = console.worker.client(TOKENS["alice"])
+    key = "ramped_page"
+    admin.request("POST", "/experiments", {
+        "key": key, "description": "<b>ramp</b>",
+        "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}],
+        "metrics": [{"key": "n", "kind": "count", "event": "purchase"}],
+        "guardrails": [{"metric": "n", "margin": 0.05}],
+        "ramp": [{"coverage": 5, "min_hours": 48, "min_exposed": 100}, {"coverage": 50}]})
+    admin.request("PATCH", f"/experiments/{key}", {"status": "active"}, 1)
+    ramp = admin.get(f"/experiments/{key}")["ramp"]
+    browser.get(f"{console.url}/ui/experiments/{key}")
+    section = browser.find_element(By.ID, "ramp")
+    assert f"step {ramp['step']} of {ramp['steps']} · {ramp['state']}" in section.text
+    waits = [li.text for li in section.find_elements(By.CSS_SELECTOR, "ul li")]
+    assert len(waits) == len(ramp["waiting_for"]) == 2
+    # The hours left tick on between the two reads; the users left do not.
+    assert re.fullmatch(r"waiting for 4[78]\.\d\d more hours \(the step lasts at least 48\)",
+                        waits[0])
+    assert waits[1] == f"waiting for {ramp['waiting_for'][1]}" \
+        == "waiting for 100 more exposed users (0 of 100)"
+    assert section.find_element(By.CSS_SELECTOR, "li.current").text.startswith("5.0 %")
+    assert "n no worse than 0.05 (relative)" in section.text
