@@ -133,6 +133,8 @@ class ExperimentAdmin(SharedConfigAdmin):
         """An automatic action (a ramp's step, a rollback) applied at once: review is for
         people's changes, and the schedule or safety rule acting was itself reviewed.
         `stop_ramp` suspends the schedule with that reason."""
+        if not patch and not stop_ramp:
+            raise Invalid("an automatic action changes something: a field or the schedule")
         current, version = self._at_version(key, expected_version)
         result, checked = self._changed(key, current, patch, actor, stop_ramp)
         audit = AuditEntry(new_change_id(), "update", checked_reason(reason), current,

@@ -119,7 +119,7 @@ class RampScheduler:
         if action is BreachAction.PAUSE:
             await self._act(experiment, {"status": Status.PAUSED.value},
                             f"guardrail breached, paused: {evidence}", stop=True)
-        elif ramp_state_of(experiment).suspended is None:
+        elif experiment.ramp and ramp_state_of(experiment).suspended is None:
             await self._act(experiment, {}, f"guardrail breached (alert only): {evidence}",
                             stop=True)
 

@@ -59,9 +59,15 @@ def register_srm_monitor(app: faust.App, settings: Settings, config: ConfigServi
             metrics.SRM_MISMATCH.labels(experiment.key).set(int(verdict.mismatch))
             if verdict.sequential is not None:
                 metrics.SRM_P_VALUE.labels(experiment.key).set(verdict.sequential.p_value)
-            if verdict.mismatch and (experiment.key, experiment.phase) not in alerted:
-                await _alert(app, settings, config, store, experiment, verdict)
+            if not verdict.mismatch:
+                continue
+            if (experiment.key, experiment.phase) not in alerted:
+                await _alert(app, settings, store, experiment, verdict)
                 alerted.add((experiment.key, experiment.phase))
+            action = experiment.on_breach or (BreachAction.PAUSE if settings.srm_pause
+                                              else BreachAction.ALERT)
+            if action is BreachAction.PAUSE:  # until it is paused: a lost write is retried
+                await _pause(config, experiment, verdict)
 
 
 def _clear_gauges(key: str) -> None:
@@ -70,8 +76,8 @@ def _clear_gauges(key: str) -> None:
             gauge.remove(key)
 
 
-async def _alert(app: faust.App, settings: Settings, config: ConfigService,
-                 store: ResultsStore, experiment: Experiment, verdict: SrmVerdict) -> None:
+async def _alert(app: faust.App, settings: Settings, store: ResultsStore,
+                 experiment: Experiment, verdict: SrmVerdict) -> None:
     if verdict.chi_square is None or verdict.sequential is None:
         return  # no users: never a mismatch
     alert_id, now = uuid.uuid4().hex, int(time.time() * 1000)
@@ -89,17 +95,21 @@ async def _alert(app: faust.App, settings: Settings, config: ConfigService,
         "statistic": verdict.sequential.log_bayes_factor, "detected_at": now})
     await app.producer.send(settings.topics.alerts, experiment.key.encode(), alert,
                             None, None, alert_headers("srm_alert"))
-    action = experiment.on_breach or (BreachAction.PAUSE if settings.srm_pause
-                                      else BreachAction.ALERT)
-    if action is BreachAction.PAUSE:
-        reason = (f"sample-ratio mismatch: {verdict.counts} against expected shares "
-                  f"{verdict.expected_share} (p = {verdict.sequential.p_value:.2g})")
-        admin = ExperimentAdmin(config)
-        try:
-            _, version = admin.get(experiment.key)
+
+
+async def _pause(config: ConfigService, experiment: Experiment, verdict: SrmVerdict) -> None:
+    if verdict.sequential is None:
+        return
+    reason = (f"sample-ratio mismatch: {verdict.counts} against expected shares "
+              f"{verdict.expected_share} (p = {verdict.sequential.p_value:.2g})")
+    admin = ExperimentAdmin(config)
+    try:
+        current, version = admin.get(experiment.key)
+        if current["status"] == Status.ACTIVE.value:  # paused meanwhile: nothing to do
             await admin.act(experiment.key, {"status": "paused"}, version, ACTOR, reason)
-        except AdminError as exc:
-            log.error("could not pause %s after its SRM: %s", experiment.key, exc)
+    except AdminError as exc:
+        log.error("could not pause %s after its SRM (the next check tries again): %s",
+                  experiment.key, exc)
 
 
 def _insert_alert(sink: Sink, row: tuple) -> int:

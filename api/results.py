@@ -82,6 +82,7 @@ class Results:
                                              phase=phase))
         totals = [t for t in totals if t.phase == phase]
         metrics = {m.key: m.kind.value for m in experiment.metrics}
+        current = chosen.number == experiment.phase
         weights = dict(chosen.weights or experiment.weights)
         newest = max((t.newest_exposure_ms for t in totals), default=None)
         oldest = min((t.oldest_exposure_ms for t in totals), default=None)
@@ -103,6 +104,12 @@ class Results:
             "multiple_exposure_users": multiple,
             "notes": _notes(mismatched, multiple),
         }
+        if chosen.weights is None and not current:  # an old phase, its allocation unknown
+            for entry in report["slices"]:
+                entry["srm"] = {"status": "unknown"}
+            report["notes"].append(f"phase {phase} began before phases recorded their "
+                                   "allocation: its SRM cannot be judged, and its arms are "
+                                   "today's variants")
         self.cache[question] = (time.monotonic(), report)
         return report
 

@@ -157,7 +157,7 @@ def _reallocate(
 def _weights(variants: Any) -> dict[str, float] | None:
     try:
         weights = {v["key"]: float(v["weight"]) for v in variants}
-    except (TypeError, KeyError, ValueError):
+    except (TypeError, KeyError, ValueError, OverflowError):
         return None
     if len(weights) != len(variants) or any(w <= 0 for w in weights.values()):
         return None
@@ -202,7 +202,10 @@ def _normalised(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_normalised(v) for v in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond any float: compared as itself
+            return value
     if isinstance(value, datetime):
         return value.isoformat()
     return value

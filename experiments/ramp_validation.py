@@ -53,7 +53,8 @@ def guardrail_problems(e: Experiment) -> Iterable[tuple[str, str]]:
         seen.add(guardrail.metric)
         if not (math.isfinite(guardrail.margin) and guardrail.margin > 0):
             yield f"{path}.margin", "must be a number above 0 (0.02: 2 % when relative)"
-        elif guardrail.relative and guardrail.margin >= 1:
+        elif guardrail.relative and guardrail.higher_is_better and guardrail.margin >= 1:
+            # A drop of 100 % or more is every value gone: no margin at all.
             yield f"{path}.margin", "a relative margin is a share below 1 (0.02 is 2 %)"
 
 

@@ -33,31 +33,46 @@ def follow_ramp(before: Mapping[str, Any], after: dict[str, Any], patch: Mapping
     if not steps:
         after.pop("ramp_state", None)  # no schedule, or one validation will refuse
         return
-    state = dict(after.get("ramp_state") or {"step": 0, "step_started_at": None,
+    owner = f"experiment {after.get('key')!r}"
+    draft = before.get("status", Status.DRAFT.value) == Status.DRAFT.value
+    if after.get("status") == Status.CONCLUDED.value:
+        if "ramp" in patch:
+            raise ConfigError([Problem(owner, "ramp", "a concluded experiment has no schedule")])
+        return
+    current = 0.0 if draft else float(before.get("coverage", 100))
+    start = _step_reaching(steps, current)
+    state = dict(after.get("ramp_state") or {"step": start or 0, "step_started_at": None,
                                              "suspended": None})
+    if "ramp" in patch or draft:  # the schedule sets the coverage
+        if start is None:
+            raise ConfigError([Problem(owner, "ramp", f"every step is below the current "
+                                       f"coverage ({current:g} %): a ramp only goes up")])
+        step = start if "ramp" in patch else min(int(state.get("step") or 0), len(steps) - 1)
+        if "coverage" in patch and patch["coverage"] != steps[step]:
+            raise ConfigError([Problem(owner, "coverage", "the ramp sets the coverage: change "
+                                       "its steps instead, or remove the ramp")])
+        after["coverage"] = steps[step]
     active = after.get("status") == Status.ACTIVE.value
     if "ramp" in patch:
-        current = before.get("coverage", 100) if before.get("status", "draft") != "draft" else 0
-        step = next((i for i, c in enumerate(steps) if c >= current), None)
-        if step is None:
-            raise ConfigError([Problem(f"experiment {after.get('key')!r}", "ramp",
-                                       f"every step is below the current coverage "
-                                       f"({current:g} %): a ramp only goes up")])
-        after["coverage"] = steps[step]
-        state = {"step": step, "step_started_at": now.isoformat() if active else None,
+        state = {"step": start, "step_started_at": now.isoformat() if active else None,
                  "suspended": None}
     elif actor == SCHEDULER and _is_advance(state, steps, patch):
         state = {**state, "step": state["step"] + 1, "step_started_at": now.isoformat()}
-    elif actor != SCHEDULER:
+    elif actor != SCHEDULER and not draft:  # a draft's schedule has not started
         changed = [f for f in SUSPENDING_FIELDS if f in patch]
         if patch.get("status") == Status.PAUSED.value:
             changed.append("status (paused)")
-        if changed and state.get("suspended") is None and after.get("status") != "concluded":
+        if changed and state.get("suspended") is None:
             state["suspended"] = (f"{actor} changed {', '.join(changed)}: the schedule waits "
                                   "until it is resumed")
     if active and state.get("step_started_at") is None:  # activated: the step's clock starts
         state["step_started_at"] = now.isoformat()
     after["ramp_state"] = state
+
+
+def _step_reaching(steps: Sequence[float], coverage: float) -> int | None:
+    """The first step whose coverage reaches `coverage`; None when every step is below."""
+    return next((i for i, c in enumerate(steps) if c >= coverage), None)
 
 
 def stopped(document: Mapping[str, Any], reason: str) -> dict[str, Any]:
@@ -70,7 +85,7 @@ def stopped(document: Mapping[str, Any], reason: str) -> dict[str, Any]:
 def _coverages(raw: Any) -> list[float]:
     try:
         return [float(step["coverage"]) for step in raw or ()]
-    except (TypeError, KeyError, ValueError):
+    except (TypeError, KeyError, ValueError, OverflowError):  # validation says why
         return []
 
 
@@ -99,9 +114,9 @@ def ramp_state_of(experiment: Experiment) -> RampState:
     """The stored state, or where a schedule without one (a file's experiment) stands."""
     if experiment.ramp_state is not None:
         return experiment.ramp_state
-    step = next((i for i, s in enumerate(experiment.ramp) if s.coverage >= experiment.coverage),
-                len(experiment.ramp) - 1)
-    return RampState(step, experiment.phases[-1].started_at)
+    step = _step_reaching([s.coverage for s in experiment.ramp], experiment.coverage)
+    return RampState(max(len(experiment.ramp) - 1, 0) if step is None else step,
+                     experiment.phases[-1].started_at)
 
 
 def progress(experiment: Experiment, exposed: int, now: datetime) -> RampProgress | None:

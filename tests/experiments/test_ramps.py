@@ -155,3 +155,42 @@ def test_progress_says_what_the_step_waits_for_until_it_is_ready() -> None:
                                {"coverage": 5}, SCHEDULER), {"coverage": 50}, SCHEDULER))
     done = progress(last, 0, NOW)
     assert done is not None and done.state == "done" and done.next_coverage is None
+
+
+@pytest.mark.parametrize("patch", [
+    {"ramp": [{"coverage": 10**400}]}, {"coverage": 10**400},
+    {"variants": [{"key": "a", "weight": 10**400}, {"key": "b", "weight": 1}]},
+    {"ramp": [{"coverage": "5"}]}, {"ramp": [5]}, {"ramp": {"coverage": 5}},
+    {"guardrails": [{"metric": "errors", "margin": 10**400}]}, {"on_breach": "explode"},
+])
+def test_hostile_values_are_refused_as_problems_never_raised_as_crashes(
+        patch: dict[str, Any]) -> None:
+    running = change(draft_with_ramp(), {"status": "active"})
+    try:
+        document = apply_patch(running, patch, NOW, "alice").document
+    except ConfigError:
+        return
+    config, problems = parse_config({"experiments": [document]})
+    problems += [p for e in config.experiments for p in validate_experiment(e)]
+    assert problems, patch
+
+
+def test_a_draft_with_a_ramp_takes_its_coverage_from_the_ramp_and_edits_do_not_suspend(
+) -> None:
+    draft = draft_with_ramp()
+    with pytest.raises(ConfigError, match="the ramp sets the coverage"):
+        apply_patch(draft, {"coverage": 30}, NOW, "alice")
+    assert change(draft, {"coverage": 1})["coverage"] == 1.0  # the step's own: accepted
+    reweighted = change(draft, {"variants": [{"key": "a", "weight": 70},
+                                             {"key": "b", "weight": 30}]})
+    assert reweighted["ramp_state"]["suspended"] is None
+    with pytest.raises(ConfigError, match="the ramp sets the coverage"):
+        apply_patch(change(draft, {"status": "active"}),
+                    {"ramp": STEPS, "coverage": 40}, NOW, "alice")
+
+
+def test_a_concluded_experiment_takes_no_schedule() -> None:
+    running = canonical({"key": "exp", "status": "active", "coverage": 20,
+                         "variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}]})
+    with pytest.raises(ConfigError, match="a concluded experiment has no schedule"):
+        apply_patch(running, {"status": "concluded", "ramp": [{"coverage": 100}]}, NOW, "alice")
