@@ -170,6 +170,12 @@ def test_results_of_phase_one_stay_readable_after_a_reweight_starts_phase_two(
     with pytest.raises(ApiError) as missing:
         results(workers[0], key, phase=9)
     assert missing.value.status == 404 and "no phase 9 (phases: 1, 2)" in str(missing.value)
+    for hostile in ("two", "9" * 5000, "%ED%A0%80", "1.5"):  # a 400 with its reason, no crash
+        with pytest.raises(ApiError) as refused:
+            admin(workers[1]).get(f"/experiments/{key}/results?phase={hostile}")
+        assert refused.value.status == 400 and "phase must be a whole number" in \
+            str(refused.value)
+    assert results(workers[1], key)["phase"] == 2
 
 
 def results(worker: WorkerProcess, key: str, **query: object) -> dict:
