@@ -81,9 +81,9 @@ class RampScheduler:
         if breaches:
             await self._roll_back(experiment, breaches)
             return
-        if not experiment.ramp or ramp_state_of(experiment).suspended is not None:
-            return
         state = ramp_state_of(experiment)
+        if not experiment.ramp or state.suspended is not None:
+            return
         counts = await self.store.call(partial(exposed_users, experiment=key, phase=phase))
         srm = check_srm(counts, experiment.weights)
         if srm.mismatch:
