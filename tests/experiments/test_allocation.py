@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from experiments.allocation import Allocation, allocate, bucket_table, target_counts
 from experiments.hashing import BUCKETS
+from tests.experiments.allocation_reference import reference_allocate
 
 weights_strategy = st.lists(st.integers(1, 20), min_size=2, max_size=5).map(
     lambda raw: {f"v{i}": float(w) for i, w in enumerate(raw)}
@@ -104,3 +105,24 @@ def test_reweighting_below_full_coverage_opens_a_phase_even_without_moves() -> N
 def test_every_bucket_is_covered_once_at_full_coverage() -> None:
     allocation = allocate({"a": 1, "b": 2, "c": 3}, 100).allocation
     assert None not in owners(allocation) and len(owners(allocation)) == BUCKETS
+
+
+_WEIGHTS = st.lists(st.floats(0.5, 100), min_size=2, max_size=5).map(
+    lambda ws: {f"v{i}": w for i, w in enumerate(ws)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=_WEIGHTS, second=_WEIGHTS, coverages=st.tuples(st.floats(0, 100),
+                                                             st.floats(0, 100)))
+def test_the_array_allocator_equals_the_bucket_by_bucket_reference(
+        first: dict[str, float], second: dict[str, float],
+        coverages: tuple[float, float]) -> None:
+    start = allocate(first, coverages[0])
+    expected = reference_allocate(first, coverages[0])
+    assert (start.allocation.ranges, {k: vars(m) for k, m in start.moves.items()},
+            start.new_phase) == expected
+    # A second change from there: arms renamed, added or dropped, weights and coverage moved.
+    change = allocate(second, coverages[1], start.allocation)
+    expected = reference_allocate(second, coverages[1], start.allocation)
+    assert (change.allocation.ranges, {k: vars(m) for k, m in change.moves.items()},
+            change.new_phase) == expected
