@@ -17,7 +17,7 @@ from typing import Any
 
 from experiments import Config, ConfigSnapshot, Experiment, Holdout, Layer, parse_config
 from experiments.errors import ConfigError, Problem
-from experiments.validation import validate_config
+from experiments.validation import validate_experiment, validate_relations
 
 CONFIG_KINDS = ("experiment", "layer", "holdout")
 CHANGE_KIND = "change"  # a pending change, waiting for review
@@ -82,6 +82,7 @@ class ConfigState:
         self._current: dict[tuple[str, str], Applied] = {}
         self.rejected: dict[int, list[Problem]] = {}  # offset → why it did not apply
         self._snapshot: ConfigSnapshot | None = None
+        self._built: ConfigSnapshot | None = None  # the last one built: its parts are reused
         self._vouched: Checked | None = None
 
     def apply(self, offset: int, record: ConfigRecord | None, topic_key: str) -> bool:
@@ -130,7 +131,10 @@ class ConfigState:
             return []
         candidate = dict(self._current)
         candidate[(record.kind, record.key)] = Applied(record, -1, parsed)
-        return validate_config(self._config(candidate))
+        # The other experiments were validated as they were folded: only their relations
+        # (keys, layers, slots) can change with this record.
+        own = validate_experiment(parsed) if record.kind == "experiment" else []
+        return own + validate_relations(self._config(candidate))
 
     def current(self, kind: str, key: str) -> Applied | None:
         applied = self._current.get((kind, key))
@@ -158,8 +162,9 @@ class ConfigState:
     def snapshot(self) -> ConfigSnapshot:
         """The snapshot of this state, built once per change of the configuration."""
         if self._snapshot is None:  # every applied record was validated by the fold
-            self._snapshot = ConfigSnapshot.build(self.config(), version=self.config_offset,
-                                                  validated=True)
+            self._snapshot = self._built = ConfigSnapshot.build(
+                self.config(), version=self.config_offset, validated=True,
+                previous=self._built)
         return self._snapshot
 
     def _changed(self, offset: int, before: Applied | None, after: Applied | None) -> None:

@@ -62,11 +62,11 @@ class _Compiled:
     """One experiment, precomputed so that a lookup is a hash and a table index."""
 
     __slots__ = ("by_variant", "check_slot", "default", "experiment", "fixed", "forced", "key",
-                 "layer", "overrides", "predicate", "prefix", "slots", "table")
+                 "layer", "layer_shared", "overrides", "predicate", "prefix", "slots", "table")
 
     def __init__(self, experiment: Experiment, layer_shared: bool) -> None:
         e = experiment
-        self.experiment, self.key = e, e.key
+        self.experiment, self.key, self.layer_shared = e, e.key, layer_shared
         self.prefix = f"{e.variant_salt}:"  # hashing prefix + unit equals bucket(salt, unit)
         self.layer = layer_salt(e.layer_key)
         self.slots = _slot_table(e.layer_slots)
@@ -138,16 +138,23 @@ class ConfigSnapshot:
     _by_key: Mapping[str, _Compiled] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, config: Config, version: int = 1, validated: bool = False) -> ConfigSnapshot:
+    def build(cls, config: Config, version: int = 1, validated: bool = False,
+              previous: ConfigSnapshot | None = None) -> ConfigSnapshot:
+        """`previous`: a snapshot whose compiled experiments are reused where unchanged
+        (the same definition object, alone or not in its layer as before)."""
         problems = [] if validated else validate_config(config)
         if problems:
             raise ConfigError(problems)
         layer_sizes: dict[str, int] = {}
         for e in config.experiments:
             layer_sizes[e.layer_key] = layer_sizes.get(e.layer_key, 0) + 1
-        compiled = {
-            e.key: _Compiled(e, layer_sizes[e.layer_key] > 1) for e in config.experiments
-        }
+        reusable = previous._by_key if previous is not None else {}
+        compiled = {}
+        for e in config.experiments:
+            shared = layer_sizes[e.layer_key] > 1
+            old = reusable.get(e.key)
+            compiled[e.key] = (old if old is not None and old.experiment is e
+                               and old.layer_shared == shared else _Compiled(e, shared))
         document = json.dumps([version, config_document(config)], sort_keys=True, default=str)
         return cls(
             config=config,

@@ -43,7 +43,14 @@ _RESERVED_SALT_PREFIXES = ("holdout:", "layer:")
 
 def validate_config(config: Config) -> list[Problem]:
     problems = [p for e in config.experiments for p in validate_experiment(e)]
-    problems += _duplicates("config", "experiments", [e.key for e in config.experiments])
+    return problems + validate_relations(config)
+
+
+def validate_relations(config: Config) -> list[Problem]:
+    """What no experiment shows alone: duplicate keys, layers and their slots, the holdout.
+
+    A change to one experiment needs only its own `validate_experiment` and these."""
+    problems = _duplicates("config", "experiments", [e.key for e in config.experiments])
     problems += _duplicates("config", "layers", [layer.key for layer in config.layers])
     problems += _check_layers(config)
     if config.holdout is not None and not 0 <= config.holdout.percent <= 100:

@@ -83,9 +83,12 @@ async def test_a_patch_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> Non
     await admin.create(experiment("counted"), "alice")
     admin.state.snapshot()
     calls: list[str] = []
-    for module in (agents.config_state, experiments.snapshot):
-        real = module.validate_config
-        monkeypatch.setattr(module, "validate_config",
+    # The fold checks the change (its experiment and the relations it takes part in);
+    # the snapshot it then builds validates nothing again.
+    for module, name in ((agents.config_state, "validate_relations"),
+                         (experiments.snapshot, "validate_config")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name,
                             lambda config, real=real, name=module.__name__: (
                                 calls.append(name), real(config))[1])
     await admin.update("counted", {"status": "active"}, 1, "alice")
