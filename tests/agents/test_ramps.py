@@ -201,3 +201,24 @@ async def send_exposures(servers: Servers, worker: WorkerProcess, records: list[
         await producer.send_exposures(records)
     finally:
         await producer.stop()
+
+
+@pytest.mark.parametrize("patch", [
+    {"ramp": [{"coverage": 10**400}]},
+    {"ramp": [{"coverage": 5, "min_hours": "\ud800"}]},
+    {"ramp": [{"coverage": 5}] * 5_000},
+    {"guardrails": [{"metric": "purchases", "margin": 0.02, "note": "x" * 1_048_576}]},
+    {"on_breach": {"nested": [[[[]]]]}},
+    {"ramp": [{"coverage": 50}], "coverage": 10},
+])
+def test_hostile_schedules_are_refused_with_a_reason_and_the_worker_stays_up(
+        workers: list[WorkerProcess], patch: dict) -> None:
+    key = new_key("hostile")
+    create(workers[0], key)
+    before = experiment(workers[0], key)
+    with pytest.raises(ApiError) as refused:
+        admin(workers[0]).request("PATCH", f"/experiments/{key}", patch, before["version"])
+    assert 400 <= refused.value.status < 500 and str(refused.value)
+    after = experiment(workers[1], key)
+    assert after["version"] == before["version"] and after["experiment"]["coverage"] == 100
+    assert admin(workers[0]).get("/health") == {"status": "ok"}
